@@ -1,0 +1,200 @@
+# sandboxd — one non-recursive Makefile for the daemon, the CLI, the local
+# gateway, their shared library and the tests.
+#
+#   make            build everything into $(B)/
+#   make check      unit tests (cmocka) and end-to-end tests (pytest)
+#   make demo       start the local gateway and sandboxd, lease, run, release
+#   make sanitize   the same tests, built with ASan+UBSan into build-san/
+#   make deps       install the Debian packages this project needs (root)
+#   make install    PREFIX=/usr/local DESTDIR= …
+
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+SYSCONFDIR  ?= /etc
+SYSTEMDDIR  ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+
+B       ?= build
+PYTHON  := /usr/bin/python3
+PYTEST  ?= $(PYTHON) -m pytest
+
+# The one list of Debian packages: what builds, tests and runs sandboxd.
+DEBS := build-essential pkg-config clang \
+	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
+	libprotobuf-dev libevent-dev libjansson-dev libsystemd-dev libinih-dev \
+	libcmocka-dev bubblewrap openssl util-linux procps iproute2 systemd \
+	python3 python3-grpcio python3-protobuf python3-pytest
+PKGS := grpc libprotobuf-c libevent libevent_pthreads jansson libsystemd inih
+TOOLS := protoc protoc-c bwrap pkg-config
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lutil
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+ifeq ($(SAN),1)
+CFLAGS  += $(SAN_FLAGS)
+LDFLAGS += $(SAN_FLAGS)
+endif
+CPPFLAGS += -std=gnu17 -D_GNU_SOURCE -I. -Icommon -I$(B)/proto $(PKG_CFLAGS) \
+	-DSANDBOXD_VERSION='"$(VERSION)"' -MMD -MP
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1)
+
+# Generated protobuf-c code: the gateway's protos and the Timestamp import.
+PROTO_DIR   := proto/coreweave/sandbox/v1beta2
+PROTOS      := $(PROTO_DIR)/gateway.proto $(PROTO_DIR)/streaming.proto
+PROTO_GEN   := $(patsubst proto/%.proto,$(B)/proto/%.pb-c.c,$(PROTOS)) \
+	$(B)/proto/google/protobuf/timestamp.pb-c.c
+PROTO_HDRS  := $(PROTO_GEN:.c=.h)
+
+# Every directory is a library of its .c files, less main.c, so unit tests
+# can link any module; new files need no Makefile change.
+lib_srcs = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+objs     = $(patsubst %.c,$(B)/%.o,$(1))
+
+COMMON_OBJS  := $(call objs,$(call lib_srcs,common))
+DAEMON_OBJS  := $(call objs,$(call lib_srcs,daemon))
+CLIENT_OBJS  := $(call objs,$(call lib_srcs,client))
+GATEWAY_OBJS := $(call objs,$(call lib_srcs,gateway))
+PROTO_OBJS   := $(PROTO_GEN:.c=.o)
+UNIT_SRCS    := $(wildcard tests/unit/test-*.c)
+UNIT_BINS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+BENCH_SRCS   := $(wildcard bench/*.c)
+BENCH_BINS   := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
+
+LIBS := $(B)/libdaemon.a $(B)/libgateway.a $(B)/libclient.a \
+	$(B)/libcommon.a $(B)/libproto.a
+BINS := $(B)/sandboxd $(B)/sbctl $(B)/sandbox-gateway-local
+
+.PHONY: all check check-build unit e2e demo sanitize bench deps deps-check \
+	install uninstall clean
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+$(B)/sandboxd: $(B)/daemon/main.o $(LIBS)
+$(B)/sbctl: $(B)/client/main.o $(LIBS)
+$(B)/sandbox-gateway-local: $(B)/gateway/main.o $(LIBS)
+$(BINS):
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
+
+$(B)/libcommon.a: $(COMMON_OBJS)
+$(B)/libdaemon.a: $(DAEMON_OBJS)
+$(B)/libclient.a: $(CLIENT_OBJS)
+$(B)/libgateway.a: $(GATEWAY_OBJS)
+$(B)/libproto.a: $(PROTO_OBJS)
+$(LIBS):
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+# Our code: warnings are errors.  Generated code: compiled as it comes.
+$(B)/%.o: %.c | $(PROTO_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+
+$(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c $(PROTO_HDRS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(PROTO_GEN) $(PROTO_HDRS) &: $(PROTOS)
+	@mkdir -p $(B)/proto
+	protoc-c -Iproto -I/usr/include --c_out=$(B)/proto $(PROTOS) \
+		google/protobuf/timestamp.proto
+
+$(B)/tests/%: tests/unit/%.c $(LIBS) | $(PROTO_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(LIBS) \
+		$(PKG_LIBS) $(CMOCKA_LIBS)
+
+$(B)/bench/%: bench/%.c $(LIBS) | $(PROTO_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
+
+# --- dependencies ---------------------------------------------------------
+
+# Installs DEBS as root; otherwise says exactly what to run.
+deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends $(DEBS); \
+	else \
+		echo "make deps: run as root: apt-get install $(DEBS)" >&2; \
+		exit 1; \
+	fi
+
+# Runs `make deps` only when something is missing.
+deps-check:
+	@if ! pkg-config --exists $(PKGS) cmocka 2>/dev/null || \
+	    ! for t in $(TOOLS); do command -v $$t >/dev/null || exit 1; done || \
+	    ! $(PYTHON) -c 'import grpc, google.protobuf, pytest' 2>/dev/null; \
+	then echo "missing dependencies: running make deps"; $(MAKE) deps; fi
+
+# --- tests -----------------------------------------------------------------
+
+check: deps-check
+	@$(MAKE) --no-print-directory check-build
+	@$(MAKE) --no-print-directory unit e2e
+
+check-build: all $(UNIT_BINS) $(BENCH_BINS)
+
+unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do \
+		echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+e2e: all
+	SANDBOXD_BUILD=$(abspath $(B)) $(PYTEST) -q -p no:cacheprovider \
+		$(PYTEST_ARGS) tests/e2e
+
+sanitize: deps-check
+	@$(MAKE) --no-print-directory B=build-san SAN=1 check-build
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	 UBSAN_OPTIONS=print_stacktrace=1 \
+	 $(MAKE) --no-print-directory B=build-san SAN=1 unit e2e
+
+demo: deps-check
+	@$(MAKE) --no-print-directory all
+	@B=$(abspath $(B)) sh tests/demo.sh
+
+bench: deps-check
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@SANDBOXD_BUILD=$(abspath $(B)) sh bench/run.sh
+
+# --- install ---------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	install -m 755 $(B)/sbctl $(DESTDIR)$(BINDIR)/sbctl
+	install -m 755 $(B)/sandboxd $(B)/sandbox-gateway-local $(DESTDIR)$(SBINDIR)/
+	for f in man/*.[1-8]; do [ -e "$$f" ] || continue; \
+		s=$${f##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 644 $$f $(DESTDIR)$(MANDIR)/man$$s/; done
+	install -d $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(TMPFILESDIR)
+	for f in systemd/*.service systemd/*.socket; do [ -e "$$f" ] || continue; \
+		install -m 644 $$f $(DESTDIR)$(SYSTEMDDIR)/; done
+	[ ! -e systemd/sysusers.conf ] || install -m 644 systemd/sysusers.conf \
+		$(DESTDIR)$(SYSUSERSDIR)/sandboxd.conf
+	[ ! -e systemd/tmpfiles.conf ] || install -m 644 systemd/tmpfiles.conf \
+		$(DESTDIR)$(TMPFILESDIR)/sandboxd.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sbctl $(DESTDIR)$(SBINDIR)/sandboxd \
+		$(DESTDIR)$(SBINDIR)/sandbox-gateway-local
+	for f in man/*.[1-8]; do [ -e "$$f" ] || continue; s=$${f##*.}; \
+		rm -f $(DESTDIR)$(MANDIR)/man$$s/$${f##*/}; done
+	for f in systemd/*.service systemd/*.socket; do [ -e "$$f" ] || continue; \
+		rm -f $(DESTDIR)$(SYSTEMDDIR)/$${f##*/}; done
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/sandboxd.conf \
+		$(DESTDIR)$(TMPFILESDIR)/sandboxd.conf
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

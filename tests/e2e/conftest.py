@@ -1,0 +1,38 @@
+"""pytest fixtures shared by every end-to-end test."""
+import os
+import shutil
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import sbxtest  # noqa: E402
+
+
+@pytest.fixture
+def tmpdir_short():
+    d = sbxtest.short_tmpdir()
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pb():
+    """(gateway_pb2, streaming_pb2) generated from proto/."""
+    return sbxtest.protos()
+
+
+@pytest.fixture
+def procs():
+    """Starts processes that are always stopped at the end of the test."""
+    started = []
+
+    def start(argv, logname, env=None, **kw):
+        p = sbxtest.Proc(argv, os.path.join(kw.pop("dir"), logname),
+                         env=env, **kw)
+        started.append(p)
+        return p
+
+    yield start
+    for p in reversed(started):
+        p.stop()
