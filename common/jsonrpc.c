@@ -109,6 +109,15 @@ rpc_blank(const char *line, size_t len)
 	return true;
 }
 
+/* jansson quotes the input near an error: keep it one printable line. */
+static void
+rpc_printable(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
 /* A valid id: string, integer or null (never a float, bool or structure). */
 static bool
 rpc_id_valid(const json_t *id)
@@ -210,10 +219,12 @@ rpc_parse_line(const char *line, size_t len, struct rpc_msg *msg,
 		    "parse error: empty line (expected a JSON object)");
 	root = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
 	    &jerr);
-	if (root == NULL)
+	if (root == NULL) {
+		rpc_printable(jerr.text);
 		return rpc_fail_set(fail, RPC_ERR_PARSE, NULL,
 		    "parse error at line %d column %d: %s", jerr.line,
 		    jerr.column, jerr.text);
+	}
 	if (json_is_array(root)) {
 		json_decref(root);
 		return rpc_fail_set(fail, RPC_ERR_INVALID_REQUEST, NULL,

@@ -106,7 +106,9 @@ parse_duration(const char *s, int64_t *ms, const char **err)
 		if (*p == '\0' && last == -1) {
 			u = 3;			/* bare number: seconds */
 			ulen = 0;
-		} else if ((u = duration_unit(p, &ulen)) < 0)
+		} else if (*p == '\0')
+			return parse_fail(err, "missing unit (e.g. 1h30m)");
+		else if ((u = duration_unit(p, &ulen)) < 0)
 			return parse_fail(err, "unknown unit (use ms, s, m, h, d)");
 		if (u <= last)
 			return parse_fail(err,
