@@ -1,0 +1,53 @@
+/*
+ * The daemon's one context.  A single libevent loop owns all of it; gRPC
+ * completions reach the loop through cq-bridge, so nothing here is locked.
+ */
+#ifndef SBX_DAEMON_H
+#define SBX_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "credentials.h"
+
+struct gw;
+struct rpc_server;
+struct lease_table;
+struct local_gw;
+
+struct daemon {
+	struct event_base	*base;
+	struct config		 cfg;
+	char			*config_path;	/* NULL: none given */
+	char			*socket_path;
+	char			*state_dir;
+	char			*runtime_dir;
+	char			*gateway_target;	/* what gw connects to */
+	char			 instance_id[17];	/* tags our sandboxes */
+	int64_t			 started_ms;	/* monotonic */
+
+	struct credentials	 creds;
+	struct gw		*gw;
+	struct rpc_server	*server;
+	struct lease_table	*leases;
+	struct local_gw		*local_gw;
+
+	bool			 stopping;
+	struct event		*stop_timer;	/* gives up waiting at exit */
+};
+
+/* Monotonic and wall clocks in milliseconds. */
+int64_t	now_mono_ms(void);
+int64_t	now_wall_ms(void);
+
+/* Asks the loop to finish: stop accepting, release, then exit. */
+void	daemon_shutdown(struct daemon *);
+
+/* Called whenever outstanding work ends, to finish a pending shutdown. */
+void	daemon_check_idle(struct daemon *);
+
+#endif

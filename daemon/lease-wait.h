@@ -1,0 +1,10 @@
+/* lease.wait support: what the lease table calls when a lease goes away. */
+#ifndef SBX_LEASE_WAIT_H
+#define SBX_LEASE_WAIT_H
+
+struct lease;
+
+/* Answers every waiter of a lease that is being removed. */
+void	lease_wait_abort(struct lease *);
+
+#endif

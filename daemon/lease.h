@@ -1,0 +1,101 @@
+/*
+ * The lease table: who holds which sandbox, until when.  Leases are found
+ * by id (a tsearch tree) and listed in creation order.  A lease is
+ * reference counted so that a completion arriving after its release finds
+ * a valid (removed) lease rather than freed memory.
+ */
+#ifndef SBX_LEASE_H
+#define SBX_LEASE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "gw.h"
+
+struct daemon;
+
+enum lease_state {
+	LEASE_STARTING,
+	LEASE_READY,
+	LEASE_COMPLETED,	/* job or sandbox ended with exit 0 */
+	LEASE_FAILED,		/* … ended otherwise */
+	LEASE_RELEASING,
+	LEASE_EXPIRED,
+	LEASE_LOST
+};
+
+enum lease_kind {
+	LEASE_INTERACTIVE,
+	LEASE_JOB
+};
+
+#define LEASE_ID_LEN	10	/* "l-" + 8 */
+
+struct lease_waiter;
+
+struct lease {
+	char			 id[LEASE_ID_LEN + 1];
+	char			*sandbox_id;
+	uid_t			 owner_uid;
+	pid_t			 owner_pid;
+	enum lease_kind		 kind;
+	enum lease_state	 state;
+	enum gw_status		 sandbox_status;
+	char			*image;
+	json_t			*tags;		/* array of strings */
+	int64_t			 created_ms;	/* wall clock */
+	int64_t			 expires_ms;	/* wall clock; 0 while starting */
+	int64_t			 ttl_ms;
+	bool			 has_exit_code;
+	int32_t			 exit_code;
+	char			*status_reason;
+
+	struct daemon		*d;
+	int			 refs;
+	bool			 removed;
+	struct event		*expiry;
+	struct event		*poll;		/* watches a finishing sandbox */
+	int64_t			 poll_delay_ms;
+	TAILQ_HEAD(, lease_waiter) waiters;
+	TAILQ_ENTRY(lease)	 entry;
+};
+
+struct lease_table;
+
+struct lease_table	*lease_table_new(struct daemon *);
+void			 lease_table_free(struct lease_table *);
+unsigned		 lease_count(struct lease_table *);
+struct lease		*lease_first(struct lease_table *);
+struct lease		*lease_next(struct lease *);
+
+/* A new lease in state STARTING, with a fresh unique id. */
+struct lease	*lease_new(struct lease_table *, uid_t, pid_t,
+		    enum lease_kind);
+struct lease	*lease_find(struct lease_table *, const char *id);
+/* Takes the lease out of the table; it is freed with its last ref. */
+void		 lease_remove(struct lease *);
+void		 lease_ref(struct lease *);
+void		 lease_unref(struct lease *);
+
+/* Marks a sandbox RUNNING and arms the TTL timer. */
+void		 lease_set_ready(struct lease *, int64_t ttl_ms);
+/* Folds what the gateway reported into the lease. */
+void		 lease_update(struct lease *, const struct gw_sandbox *);
+bool		 lease_finished(const struct lease *);
+
+const char	*lease_state_name(enum lease_state);
+json_t		*lease_to_json(const struct lease *);
+
+/*
+ * Stops the lease's sandbox and removes the lease; `done` (may be NULL)
+ * runs with the outcome.  Used by release, expiry and shutdown.
+ */
+void		 lease_stop(struct lease *, enum lease_state why,
+		    gw_done_cb *done, void *arg);
+
+#endif

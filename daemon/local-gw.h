@@ -1,0 +1,21 @@
+/*
+ * `gateway = local`: the daemon runs its own sandbox-gateway-local on a
+ * private socket in its runtime directory and restarts it if it dies.  The
+ * gateway gets its own session, so a terminal's Ctrl-C reaches the daemon
+ * (which then stops its sandboxes in order) and not the gateway first; a
+ * daemon that finds the gateway's socket already answering re-attaches.
+ */
+#ifndef SBX_LOCAL_GW_H
+#define SBX_LOCAL_GW_H
+
+struct daemon;
+struct local_gw;
+
+/* Starts (or re-attaches to) the local gateway; waits until it answers. */
+struct local_gw	*local_gw_start(struct daemon *, char **err);
+/* "unix:/…/gateway.sock" */
+const char	*local_gw_target(const struct local_gw *);
+/* Stops a gateway we started (SIGTERM, then SIGKILL) and frees. */
+void		 local_gw_free(struct local_gw *);
+
+#endif

@@ -1,0 +1,317 @@
+/*
+ * sandboxd: leases W&B / CoreWeave sandboxes to local processes over a
+ * Unix-socket JSON-RPC protocol, from pooled gRPC channels.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdnoreturn.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <grpc/grpc.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "credentials.h"
+#include "daemon.h"
+#include "gw.h"
+#include "lease.h"
+#include "local-gw.h"
+#include "log.h"
+#include "paths.h"
+#include "rpc.h"
+#include "rpc-server.h"
+#include "xmalloc.h"
+
+#define SYSTEM_CONFIG	"/etc/sandboxd/sandboxd.conf"
+#define REMOTE_GATEWAY	"api.cwsandbox.com:443"
+
+static struct daemon	 daemon_ctx;
+
+static noreturn void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+"usage: sandboxd [-fv] [-c FILE] [--socket PATH] [--gateway ADDR]\n"
+"                [--state-dir DIR]\n"
+"  -c, --config FILE   configuration (default " SYSTEM_CONFIG " if present)\n"
+"      --socket PATH   control socket (default /run/sandboxd/sandboxd.sock\n"
+"                      for root, $XDG_RUNTIME_DIR/sandboxd/sandboxd.sock)\n"
+"      --gateway ADDR  local | remote | host:port | unix:/path\n"
+"      --state-dir DIR state directory\n"
+"  -f, --foreground    accepted for compatibility: sandboxd never forks\n"
+"  -v, --verbose       more logging (repeat for more)\n"
+"  -V, --version       print the version\n"
+"See sandboxd(8) and sandboxd.conf(5).\n");
+	exit(status);
+}
+
+/* The gateway address: flag, config, CWSANDBOX_BASE_URL, then local. */
+static char *
+gateway_address(const char *flag, struct config *cfg)
+{
+	const char	*a = flag, *env = getenv("CWSANDBOX_BASE_URL");
+
+	if (a == NULL && cfg->gateway.address != NULL &&
+	    strcmp(cfg->gateway.address, "local") != 0)
+		a = cfg->gateway.address;
+	if (a == NULL && env != NULL && *env != '\0')
+		a = env;
+	if (a == NULL)
+		a = "local";
+	if (strcmp(a, "remote") == 0)
+		a = env != NULL && *env != '\0' ? env : REMOTE_GATEWAY;
+	if (strncmp(a, "https://", 8) == 0)
+		a += 8;
+	else if (strncmp(a, "http://", 7) == 0)
+		a += 7;
+	return xstrndup(a, strcspn(a, "/"));
+}
+
+/* The instance id tags our sandboxes; kept across restarts. */
+static void
+load_instance_id(struct daemon *d)
+{
+	char		*path = xasprintf("%s/instance-id", d->state_dir);
+	unsigned char	 r[8];
+	FILE		*f;
+	size_t		 i;
+
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fscanf(f, "%16[0-9a-f]", d->instance_id) == 1 &&
+		    strlen(d->instance_id) == 16) {
+			fclose(f);
+			free(path);
+			return;
+		}
+		fclose(f);
+	}
+	if (getrandom(r, sizeof r, 0) != sizeof r)
+		fatal("getrandom");
+	for (i = 0; i < sizeof r; i++)
+		snprintf(d->instance_id + 2 * i, 3, "%02x", r[i]);
+	if ((f = fopen(path, "w")) == NULL)
+		fatal("%s", path);
+	fprintf(f, "%s\n", d->instance_id);
+	if (fclose(f) != 0)
+		fatal("%s", path);
+	free(path);
+}
+
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("%s: shutting down", strsignal(sig));
+	daemon_shutdown(arg);
+}
+
+/* SIGHUP: re-read the file and apply what is safe to change live. */
+static void
+on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	struct config	 cfg;
+	char		*err = NULL;
+
+	if (d->config_path == NULL) {
+		log_info("SIGHUP: no configuration file to reload");
+		return;
+	}
+	sd_notify(0, "RELOADING=1");
+	config_defaults(&cfg);
+	if (config_load(d->config_path, &cfg, &err) == -1) {
+		log_warnx("reload refused, keeping the running configuration: "
+		    "%s", err);
+		free(err);
+		config_free(&cfg);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	log_set_verbosity((int)cfg.daemon.verbose);
+	/* Budgets and limits apply to new requests from now on. */
+	d->cfg.budget.default_lease_ttl = cfg.budget.default_lease_ttl;
+	d->cfg.budget.max_lease_ttl = cfg.budget.max_lease_ttl;
+	d->cfg.budget.max_lifetime = cfg.budget.max_lifetime;
+	d->cfg.daemon.max_clients = cfg.daemon.max_clients;
+	d->cfg.daemon.max_clients_per_uid = cfg.daemon.max_clients_per_uid;
+	d->cfg.gateway.exec_timeout = cfg.gateway.exec_timeout;
+	d->cfg.gateway.start_timeout = cfg.gateway.start_timeout;
+	config_free(&cfg);
+	log_info("configuration reloaded from %s (gateway and socket "
+	    "settings need a restart)", d->config_path);
+	sd_notify(0, "READY=1");
+}
+
+static void
+setup_paths(struct daemon *d, const char *sock_flag, const char *state_flag)
+{
+	char	*slash;
+
+	d->socket_path = sock_flag ? xstrdup(sock_flag) : d->cfg.daemon.socket ?
+	    xstrdup(d->cfg.daemon.socket) : paths_default_socket(true);
+	d->state_dir = state_flag ? xstrdup(state_flag) :
+	    d->cfg.daemon.state_dir ? xstrdup(d->cfg.daemon.state_dir) :
+	    paths_default_state_dir();
+	if (d->cfg.daemon.runtime_dir != NULL)
+		d->runtime_dir = xstrdup(d->cfg.daemon.runtime_dir);
+	else {
+		d->runtime_dir = xstrdup(d->socket_path);
+		if ((slash = strrchr(d->runtime_dir, '/')) != NULL)
+			*slash = '\0';
+	}
+	if (paths_mkdir_p(d->state_dir, 0700) == -1)
+		fatal("cannot create state directory %s", d->state_dir);
+	if (paths_mkdir_p(d->runtime_dir, 0755) == -1)
+		fatal("cannot create runtime directory %s", d->runtime_dir);
+}
+
+/* Connects the gateway client to the configured or local gateway. */
+static void
+setup_gateway(struct daemon *d, const char *flag)
+{
+	struct gw_options	 o = { 0 };
+	char			*addr = gateway_address(flag, &d->cfg), *err;
+	bool			 is_unix;
+
+	if (credentials_resolve(&d->cfg.gateway, &d->creds, &err) == -1)
+		fatalx("%s", err);
+	if (strcmp(addr, "local") == 0) {
+		if ((d->local_gw = local_gw_start(d, &err)) == NULL)
+			fatalx("local gateway: %s", err);
+		d->gateway_target = xstrdup(local_gw_target(d->local_gw));
+	} else
+		d->gateway_target = xstrdup(addr);
+	free(d->cfg.gateway.address);
+	d->cfg.gateway.address = addr;
+	is_unix = strncmp(d->gateway_target, "unix:", 5) == 0;
+	o.target = d->gateway_target;
+	o.tls = d->cfg.gateway.tls_set ? d->cfg.gateway.tls : !is_unix;
+	o.ca_file = d->cfg.gateway.ca_file;
+	o.channels = (int)d->cfg.gateway.channels;
+	o.call_timeout_ms = d->cfg.gateway.call_timeout;
+	o.keepalive_ms = d->cfg.gateway.keepalive;
+	o.api_key = d->creds.api_key;
+	o.bearer = d->creds.bearer;
+	o.entity = d->creds.entity;
+	o.project = d->creds.project;
+	if (d->local_gw == NULL && o.api_key == NULL && o.bearer == NULL)
+		log_warnx("no API key found (SANDBOXD_API_KEY, credentials, "
+		    "api_key_file, WANDB_API_KEY, ~/.netrc): the gateway will "
+		    "refuse calls");
+	if ((d->gw = gw_new(d->base, &o, &err)) == NULL)
+		fatalx("gateway %s: %s", d->gateway_target, err);
+	log_info("gateway %s (%s%s, %d channels, key from %s)",
+	    d->cfg.gateway.address, d->gateway_target, o.tls ? ", tls" : "",
+	    o.channels, d->creds.source ? d->creds.source : "nowhere");
+}
+
+/* A socket passed by systemd (sandboxd.socket), else -1. */
+static int
+listen_fd(void)
+{
+	int	n = sd_listen_fds(1);
+
+	if (n > 1)
+		fatalx("expected one socket from systemd, got %d", n);
+	return n == 1 ? SD_LISTEN_FDS_START : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "gateway", required_argument, NULL, 'g' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct daemon	*d = &daemon_ctx;
+	const char	*sock = NULL, *gwflag = NULL, *state = NULL;
+	struct event	*sigs[4];
+	char		*err = NULL;
+	int		 ch, verbose = 0, fd;
+
+	while ((ch = getopt_long(argc, argv, "c:fvVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': d->config_path = xstrdup(optarg); break;
+		case 's': sock = optarg; break;
+		case 'g': gwflag = optarg; break;
+		case 'S': state = optarg; break;
+		case 'f': break;
+		case 'v': verbose++; break;
+		case 'V': printf("sandboxd %s\n", SANDBOXD_VERSION); return 0;
+		case 'h': usage(0);
+		default: usage(64);
+		}
+	}
+	if (optind != argc)
+		usage(64);
+	log_init("sandboxd", verbose);
+	config_defaults(&d->cfg);
+	if (d->config_path == NULL && access(SYSTEM_CONFIG, F_OK) == 0)
+		d->config_path = xstrdup(SYSTEM_CONFIG);
+	if (d->config_path != NULL &&
+	    config_load(d->config_path, &d->cfg, &err) == -1)
+		fatalx("%s", err);
+	if (verbose == 0)
+		log_set_verbosity((int)d->cfg.daemon.verbose);
+
+	signal(SIGPIPE, SIG_IGN);
+	umask(022);
+	d->base = event_base_new();
+	d->started_ms = now_mono_ms();
+	setup_paths(d, sock, state);
+	load_instance_id(d);
+	d->leases = lease_table_new(d);
+	grpc_init();
+	setup_gateway(d, gwflag);
+	fd = listen_fd();
+	if ((d->server = rpc_server_new(d, fd == -1 ? d->socket_path : NULL,
+	    fd, &err)) == NULL)
+		fatalx("%s", err);
+	sigs[0] = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
+	sigs[1] = evsignal_new(d->base, SIGINT, on_stop_signal, d);
+	sigs[2] = evsignal_new(d->base, SIGHUP, on_reload, d);
+	sigs[3] = NULL;
+	for (ch = 0; sigs[ch] != NULL; ch++)
+		evsignal_add(sigs[ch], NULL);
+	log_info("listening on %s (instance %s)", fd == -1 ? d->socket_path :
+	    "a socket from systemd", d->instance_id);
+	sd_notifyf(0, "READY=1\nSTATUS=serving on %s, gateway %s",
+	    d->socket_path, d->cfg.gateway.address);
+
+	event_base_dispatch(d->base);
+
+	log_info("stopped");
+	for (ch = 0; sigs[ch] != NULL; ch++)
+		event_free(sigs[ch]);
+	if (d->stop_timer != NULL)
+		event_free(d->stop_timer);
+	rpc_server_free(d->server);
+	lease_table_free(d->leases);
+	gw_free(d->gw);
+	grpc_shutdown();
+	local_gw_free(d->local_gw);
+	credentials_free(&d->creds);
+	config_free(&d->cfg);
+	event_base_free(d->base);
+	free(d->config_path);
+	free(d->socket_path);
+	free(d->state_dir);
+	free(d->runtime_dir);
+	free(d->gateway_target);
+	return 0;
+}

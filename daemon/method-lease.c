@@ -1,0 +1,143 @@
+/* lease.list, lease.get and lease.release. */
+#include <stdlib.h>
+
+#include "daemon.h"
+#include "lease.h"
+#include "log.h"
+#include "params.h"
+#include "rpc.h"
+#include "xmalloc.h"
+
+static const char *const list_params[] = { "all", NULL };
+
+static enum rpc_ret
+lease_list(struct rpc_req *req)
+{
+	struct lease	*l;
+	json_t		*arr;
+	bool		 all;
+
+	if (params_only(req, list_params) == -1 ||
+	    params_bool(req, "all", false, &all) == -1)
+		return RPC_NORMAL;
+	if (all && !rpc_is_admin(req)) {
+		rpc_fail(req, RPC_ERR_PERMISSION_DENIED, NULL,
+		    "listing every user's leases is for root or the admin "
+		    "group");
+		return RPC_NORMAL;
+	}
+	arr = json_array();
+	for (l = lease_first(req->d->leases); l != NULL; l = lease_next(l)) {
+		if (all || l->owner_uid == req->peer.uid)
+			json_array_append_new(arr, lease_to_json(l));
+	}
+	rpc_reply(req, json_pack("{s:o}", "leases", arr));
+	return RPC_NORMAL;
+}
+
+const struct rpc_method method_lease_list = {
+	.name = "lease.list",
+	.summary = "list your leases (all: everyone's, for admins)",
+	.exec = lease_list,
+};
+
+struct lease_op {
+	struct rpc_req	*req;
+	struct lease	*l;
+};
+
+static struct lease_op *
+lease_op_new(struct rpc_req *req, struct lease *l)
+{
+	struct lease_op	*op = xcalloc(1, sizeof *op);
+
+	op->req = req;
+	op->l = l;
+	lease_ref(l);
+	return op;
+}
+
+static void
+lease_op_free(struct lease_op *op)
+{
+	lease_unref(op->l);
+	free(op);
+}
+
+static void
+lease_got(void *arg, const struct gw_error *err, const struct gw_sandbox *sb)
+{
+	struct lease_op	*op = arg;
+
+	if (err != NULL)
+		rpc_fail_gw(op->req, err);
+	else {
+		if (!op->l->removed)
+			lease_update(op->l, sb);
+		rpc_reply(op->req, lease_to_json(op->l));
+	}
+	lease_op_free(op);
+}
+
+static const char *const lease_only[] = { "lease", NULL };
+
+/* Answers with the lease refreshed from the gateway's Get. */
+static enum rpc_ret
+lease_get(struct rpc_req *req)
+{
+	struct lease	*l;
+
+	if (params_only(req, lease_only) == -1 ||
+	    params_lease(req, &l) == -1)
+		return RPC_NORMAL;
+	if (l->sandbox_id == NULL) {
+		rpc_reply(req, lease_to_json(l));
+		return RPC_NORMAL;
+	}
+	gw_get(req->d->gw, l->sandbox_id, lease_got, lease_op_new(req, l));
+	return RPC_WAIT;
+}
+
+const struct rpc_method method_lease_get = {
+	.name = "lease.get",
+	.summary = "a lease with its sandbox's current status",
+	.exec = lease_get,
+};
+
+static void
+lease_released(void *arg, const struct gw_error *err)
+{
+	struct lease_op	*op = arg;
+
+	if (err != NULL)
+		rpc_fail_gw(op->req, err);
+	else
+		rpc_reply(op->req, json_pack("{s:s, s:b}", "lease", op->l->id,
+		    "released", 1));
+	lease_op_free(op);
+}
+
+/* Stops the sandbox upstream, then forgets the lease. */
+static enum rpc_ret
+lease_release(struct rpc_req *req)
+{
+	struct lease	*l;
+
+	if (params_only(req, lease_only) == -1 ||
+	    params_lease(req, &l) == -1)
+		return RPC_NORMAL;
+	if (l->state == LEASE_STARTING || l->state == LEASE_RELEASING ||
+	    l->state == LEASE_EXPIRED) {
+		rpc_fail(req, RPC_ERR_INVALID_STATE, NULL, "lease %s is %s",
+		    l->id, lease_state_name(l->state));
+		return RPC_NORMAL;
+	}
+	lease_stop(l, LEASE_RELEASING, lease_released, lease_op_new(req, l));
+	return RPC_WAIT;
+}
+
+const struct rpc_method method_lease_release = {
+	.name = "lease.release",
+	.summary = "stop a lease's sandbox and forget the lease",
+	.exec = lease_release,
+};

@@ -1,0 +1,467 @@
+/* The control socket: connections, line framing, peer credentials. */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "daemon.h"
+#include "jsonrpc.h"
+#include "log.h"
+#include "paths.h"
+#include "rpc.h"
+#include "rpc-server.h"
+#include "xmalloc.h"
+
+/* Output queued beyond this stops reading from the client (XOFF). */
+#define OUT_HIGH_WATER	(8u << 20)
+#define OUT_LOW_WATER	(1u << 20)
+
+struct close_hook {
+	rpc_client_close_fn	*fn;
+	void			*arg;
+	LIST_ENTRY(close_hook)	 entry;
+};
+
+struct rpc_client {
+	struct rpc_server	*srv;
+	struct bufferevent	*bev;
+	uint64_t		 id;
+	struct rpc_peer		 peer;
+	int			 refs;
+	bool			 discarding;	/* inside an oversized line */
+	LIST_HEAD(, close_hook)	 hooks;
+	TAILQ_ENTRY(rpc_client)	 entry;
+};
+
+struct rpc_server {
+	struct daemon		*d;
+	struct evconnlistener	*listener;
+	struct event		*resume_ev;	/* after EMFILE */
+	char			*path;		/* NULL when passed by systemd */
+	unsigned		 nclients;
+	uint64_t		 next_id;
+	TAILQ_HEAD(, rpc_client) clients;
+};
+
+static void	client_close(struct rpc_client *);
+
+/* Sends a framing error that has no request behind it. */
+static void
+send_fail(struct rpc_client *c, enum rpc_err e, json_t *id, const char *msg)
+{
+	rpc_client_send(c, rpc_error_new(id, e, NULL, "%s", msg));
+}
+
+/* Handles one complete line: parse, answer errors, dispatch requests. */
+static void
+client_line(struct rpc_client *c, const char *line, size_t len)
+{
+	struct rpc_msg	 msg;
+	struct rpc_fail	 fail;
+
+	if (len == 0 || (len == 1 && line[0] == '\r'))
+		return;		/* blank lines are keep-alives */
+	if (rpc_parse_line(line, len, &msg, &fail) == -1) {
+		send_fail(c, fail.err, fail.id, fail.message);
+		return;
+	}
+	switch (msg.type) {
+	case RPC_MSG_REQUEST:
+		rpc_dispatch(c->srv->d, c, msg.id, msg.method, msg.params);
+		break;
+	case RPC_MSG_NOTIFICATION:
+		log_debug("client %llu: ignored notification %s",
+		    (unsigned long long)c->id, msg.method);
+		break;
+	case RPC_MSG_RESPONSE:
+		log_debug("client %llu: ignored response",
+		    (unsigned long long)c->id);
+		break;
+	}
+	rpc_msg_clear(&msg);
+}
+
+/*
+ * Splits the input into lines.  A line longer than the limit is answered
+ * with too_large and skipped up to its newline, so the connection goes on.
+ */
+static void
+client_read(struct bufferevent *bev, void *arg)
+{
+	struct rpc_client	*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	size_t			 max = c->srv->d->cfg.daemon.max_line;
+	struct evbuffer_ptr	 eol;
+	char			 msg[128];
+
+	rpc_client_ref(c);
+	while (rpc_client_alive(c) && evbuffer_get_length(in) > 0) {
+		eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+		if (eol.pos == -1) {
+			if (evbuffer_get_length(in) <= max)
+				break;
+			if (!c->discarding) {
+				snprintf(msg, sizeof msg, "line longer than "
+				    "the limit of %zu bytes", max);
+				send_fail(c, RPC_ERR_TOO_LARGE, NULL, msg);
+			}
+			c->discarding = true;
+			evbuffer_drain(in, evbuffer_get_length(in));
+			break;
+		}
+		if (c->discarding || (size_t)eol.pos > max) {
+			if (!c->discarding) {
+				snprintf(msg, sizeof msg, "line longer than "
+				    "the limit of %zu bytes", max);
+				send_fail(c, RPC_ERR_TOO_LARGE, NULL, msg);
+			}
+			c->discarding = false;
+			evbuffer_drain(in, eol.pos + 1);
+			continue;
+		}
+		client_line(c, (const char *)evbuffer_pullup(in, eol.pos),
+		    eol.pos);
+		evbuffer_drain(in, eol.pos + 1);
+	}
+	rpc_client_unref(c);
+}
+
+/* Output drained below the low mark: read from the client again (XON). */
+static void
+client_write(struct bufferevent *bev, void *arg)
+{
+	bufferevent_enable(bev, EV_READ);
+}
+
+static void
+client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct rpc_client	*c = arg;
+
+	if (what & BEV_EVENT_ERROR)
+		log_debug("client %llu: %s", (unsigned long long)c->id,
+		    strerror(EVUTIL_SOCKET_ERROR()));
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		client_close(c);
+}
+
+/* Tears the connection down; the struct lives on while referenced. */
+static void
+client_close(struct rpc_client *c)
+{
+	struct close_hook	*h;
+
+	if (c->bev == NULL)
+		return;
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	TAILQ_REMOVE(&c->srv->clients, c, entry);
+	c->srv->nclients--;
+	log_debug("client %llu: closed", (unsigned long long)c->id);
+	while ((h = LIST_FIRST(&c->hooks)) != NULL) {
+		LIST_REMOVE(h, entry);
+		h->fn(h->arg, c);
+		free(h);
+	}
+	rpc_client_unref(c);
+	daemon_check_idle(c->srv->d);
+}
+
+/* Refuses a connection past a limit with one error line. */
+static void
+refuse(int fd, const char *why)
+{
+	json_t	*e = rpc_error_new(NULL, RPC_ERR_OVERLOADED, NULL, "%s", why);
+	size_t	 len;
+	char	*line = rpc_dump_line(e, &len);
+
+	if (write(fd, line, len) == -1)
+		log_debug("refuse: write: %s", strerror(errno));
+	free(line);
+	json_decref(e);
+	close(fd);
+}
+
+static unsigned
+clients_of_uid(struct rpc_server *srv, uid_t uid)
+{
+	struct rpc_client	*c;
+	unsigned		 n = 0;
+
+	TAILQ_FOREACH(c, &srv->clients, entry)
+		n += c->peer.uid == uid;
+	return n;
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct rpc_server	*srv = arg;
+	struct config_daemon	*cd = &srv->d->cfg.daemon;
+	struct rpc_client	*c;
+	struct ucred		 cred;
+	socklen_t		 len = sizeof cred;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("SO_PEERCRED");
+		close(fd);
+		return;
+	}
+	if (srv->d->stopping)
+		return refuse(fd, "sandboxd is shutting down");
+	if ((int64_t)srv->nclients >= cd->max_clients)
+		return refuse(fd, "too many clients");
+	if (cred.uid != 0 &&
+	    (int64_t)clients_of_uid(srv, cred.uid) >= cd->max_clients_per_uid)
+		return refuse(fd, "too many clients for this user");
+
+	c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	c->id = ++srv->next_id;
+	c->peer = (struct rpc_peer){ cred.uid, cred.gid, cred.pid };
+	c->refs = 1;
+	LIST_INIT(&c->hooks);
+	c->bev = bufferevent_socket_new(srv->d->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, client_read, client_write, client_event, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW_WATER, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&srv->clients, c, entry);
+	srv->nclients++;
+	log_debug("client %llu: uid %u pid %d", (unsigned long long)c->id,
+	    (unsigned)cred.uid, (int)cred.pid);
+}
+
+static void
+accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct rpc_server	*srv = arg;
+
+	if (srv->listener != NULL)
+		evconnlistener_enable(srv->listener);
+}
+
+/* Out of fds: pause accepting for a moment instead of spinning. */
+static void
+accept_error(struct evconnlistener *l, void *arg)
+{
+	struct rpc_server	*srv = arg;
+	struct timeval		 tv = { 1, 0 };
+	int			 err = EVUTIL_SOCKET_ERROR();
+
+	log_warnx("accept: %s", strerror(err));
+	if (err == EMFILE || err == ENFILE) {
+		evconnlistener_disable(l);
+		evtimer_add(srv->resume_ev, &tv);
+	}
+}
+
+/* Binds a fresh socket at `path`, refusing if a daemon answers there. */
+static int
+bind_socket(const char *path, char **err)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	char			*dir, *slash;
+	mode_t			 old;
+	int			 fd;
+
+	if (strlen(path) >= sizeof sun.sun_path) {
+		*err = xasprintf("socket path too long (%zu bytes, max %zu): "
+		    "%s", strlen(path), sizeof sun.sun_path - 1, path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (paths_mkdir_p(dir, 0755) == -1) {
+			*err = xasprintf("cannot create %s: %s", dir,
+			    strerror(errno));
+			free(dir);
+			return -1;
+		}
+	}
+	free(dir);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
+		close(fd);
+		*err = xasprintf("another sandboxd is already listening on %s",
+		    path);
+		return -1;
+	}
+	close(fd);
+	if (unlink(path) == -1 && errno != ENOENT) {
+		*err = xasprintf("cannot remove stale %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	old = umask(0117);	/* socket mode 0660 */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		umask(old);
+		*err = xasprintf("bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	return fd;
+}
+
+struct rpc_server *
+rpc_server_new(struct daemon *d, const char *path, int fd, char **err)
+{
+	struct rpc_server	*srv;
+
+	if (fd == -1) {
+		if ((fd = bind_socket(path, err)) == -1)
+			return NULL;
+	}
+	evutil_make_socket_nonblocking(fd);
+	srv = xcalloc(1, sizeof *srv);
+	srv->d = d;
+	srv->path = path != NULL ? xstrdup(path) : NULL;
+	TAILQ_INIT(&srv->clients);
+	srv->resume_ev = evtimer_new(d->base, accept_resume, srv);
+	srv->listener = evconnlistener_new(d->base, accept_cb, srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128, fd);
+	if (srv->listener == NULL) {
+		*err = xasprintf("listen %s: %s", path ? path : "(fd)",
+		    strerror(errno));
+		close(fd);
+		event_free(srv->resume_ev);
+		free(srv->path);
+		free(srv);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(srv->listener, accept_error);
+	return srv;
+}
+
+void
+rpc_server_stop_listening(struct rpc_server *srv)
+{
+	if (srv->listener == NULL)
+		return;
+	evconnlistener_free(srv->listener);
+	srv->listener = NULL;
+	if (srv->path != NULL)
+		unlink(srv->path);
+}
+
+void
+rpc_server_free(struct rpc_server *srv)
+{
+	struct rpc_client	*c;
+
+	if (srv == NULL)
+		return;
+	rpc_server_stop_listening(srv);
+	while ((c = TAILQ_FIRST(&srv->clients)) != NULL)
+		client_close(c);
+	event_free(srv->resume_ev);
+	free(srv->path);
+	free(srv);
+}
+
+unsigned
+rpc_server_nclients(struct rpc_server *srv)
+{
+	return srv->nclients;
+}
+
+void
+rpc_client_ref(struct rpc_client *c)
+{
+	c->refs++;
+}
+
+void
+rpc_client_unref(struct rpc_client *c)
+{
+	if (--c->refs > 0)
+		return;
+	free(c);
+}
+
+bool
+rpc_client_alive(const struct rpc_client *c)
+{
+	return c->bev != NULL;
+}
+
+const struct rpc_peer *
+rpc_client_peer(const struct rpc_client *c)
+{
+	return &c->peer;
+}
+
+uint64_t
+rpc_client_id(const struct rpc_client *c)
+{
+	return c->id;
+}
+
+/* Frees a sent line once libevent is done with it (no copy on send). */
+static void
+free_line(const void *data, size_t len, void *extra)
+{
+	free((void *)data);
+}
+
+void
+rpc_client_send(struct rpc_client *c, json_t *msg)
+{
+	struct evbuffer	*out;
+	size_t		 len;
+	char		*line;
+
+	if (c->bev == NULL) {
+		json_decref(msg);
+		return;
+	}
+	line = rpc_dump_line(msg, &len);
+	json_decref(msg);
+	out = bufferevent_get_output(c->bev);
+	evbuffer_add_reference(out, line, len, free_line, NULL);
+	if (evbuffer_get_length(out) > OUT_HIGH_WATER)
+		bufferevent_disable(c->bev, EV_READ);
+}
+
+void
+rpc_client_on_close(struct rpc_client *c, rpc_client_close_fn *fn,
+    void *arg)
+{
+	struct close_hook	*h = xcalloc(1, sizeof *h);
+
+	h->fn = fn;
+	h->arg = arg;
+	LIST_INSERT_HEAD(&c->hooks, h, entry);
+}
+
+void
+rpc_client_on_close_cancel(struct rpc_client *c, rpc_client_close_fn *fn,
+    void *arg)
+{
+	struct close_hook	*h;
+
+	LIST_FOREACH(h, &c->hooks, entry) {
+		if (h->fn == fn && h->arg == arg) {
+			LIST_REMOVE(h, entry);
+			free(h);
+			return;
+		}
+	}
+}

@@ -1,0 +1,53 @@
+/*
+ * The control socket: the only file that touches client fds.  It frames
+ * lines, parses them with common/jsonrpc, answers framing errors itself and
+ * hands well-formed requests to rpc_dispatch().  Clients are reference
+ * counted: a request in progress holds its client, and a client that goes
+ * away mid-call simply has its late replies dropped.
+ */
+#ifndef SBX_RPC_SERVER_H
+#define SBX_RPC_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+struct daemon;
+struct rpc_server;
+struct rpc_client;
+
+struct rpc_peer {
+	uid_t	uid;
+	gid_t	gid;
+	pid_t	pid;
+};
+
+/*
+ * Listens on `path` (or on `fd` when ≥ 0, a socket systemd passed us).
+ * Refuses to start when another daemon answers on the path.
+ */
+struct rpc_server	*rpc_server_new(struct daemon *, const char *path,
+			    int fd, char **err);
+/* Stops accepting new connections (shutdown). */
+void			 rpc_server_stop_listening(struct rpc_server *);
+void			 rpc_server_free(struct rpc_server *);
+unsigned		 rpc_server_nclients(struct rpc_server *);
+
+void			 rpc_client_ref(struct rpc_client *);
+void			 rpc_client_unref(struct rpc_client *);
+bool			 rpc_client_alive(const struct rpc_client *);
+const struct rpc_peer	*rpc_client_peer(const struct rpc_client *);
+uint64_t		 rpc_client_id(const struct rpc_client *);
+/* Queues a message (stolen) for the client; dropped when it is gone. */
+void			 rpc_client_send(struct rpc_client *, json_t *);
+
+/* Runs `fn` when the client disconnects (one hook per owner key). */
+typedef void rpc_client_close_fn(void *arg, struct rpc_client *);
+void	rpc_client_on_close(struct rpc_client *, rpc_client_close_fn *,
+	    void *arg);
+void	rpc_client_on_close_cancel(struct rpc_client *, rpc_client_close_fn *,
+	    void *arg);
+
+#endif

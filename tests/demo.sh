@@ -1,0 +1,70 @@
+#!/bin/sh
+# make demo: the main job, end to end, on this machine and offline.
+# Starts sandboxd with its embedded local gateway (sandboxes are local
+# bubblewrap-isolated process trees), leases a sandbox, runs commands in
+# it, copies a file through it, and gives it back.  Everything lives in a
+# temporary directory that is removed at the end.
+set -eu
+B=${B:-$(pwd)/build}
+dir=$(mktemp -d /tmp/sandboxd-demo.XXXXXX)
+sock=$dir/sandboxd.sock
+export SANDBOXD_SOCKET=$sock
+
+cat > "$dir/sandboxd.conf" <<CONF
+[daemon]
+socket = $sock
+state_dir = $dir/state
+[gateway]
+address = local
+# a realistic cold start, as the real service has
+local_start_delay = 1500ms
+CONF
+
+cleanup() {
+	[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+"$B/sandboxd" -c "$dir/sandboxd.conf" 2>"$dir/sandboxd.log" &
+pid=$!
+i=0
+until "$B/sbctl" status >/dev/null 2>&1; do
+	i=$((i + 1))
+	if [ $i -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
+		echo "sandboxd did not start:" >&2
+		cat "$dir/sandboxd.log" >&2
+		exit 1
+	fi
+	sleep 0.05
+done
+
+step sbctl status
+"$B/sbctl" status
+step sbctl run -- sh -c '"echo hello from \$(hostname); id -u"'
+"$B/sbctl" run -- sh -c 'echo hello from $(hostname); id -u'
+step 'lease=$(sbctl lease --ttl 5m)'
+lease=$("$B/sbctl" lease --ttl 5m)
+echo "$lease"
+step "echo 'print(6 * 7)' | sbctl cp - $lease:answer.py"
+echo 'print(6 * 7)' | "$B/sbctl" cp - "$lease:answer.py"
+step "sbctl exec $lease -- sh -c 'cat answer.py; ls -l'"
+"$B/sbctl" exec "$lease" -- sh -c 'cat answer.py; ls -l'
+step sbctl ls
+"$B/sbctl" ls
+step "sbctl reclaim $lease"
+"$B/sbctl" reclaim "$lease"
+step 'job=$(sbctl submit -- sh -c "sleep 1; exit 3"); sbctl wait $job'
+job=$("$B/sbctl" submit -- sh -c 'sleep 1; exit 3')
+set +e
+"$B/sbctl" wait "$job"
+echo "exit status $?"
+set -e
+"$B/sbctl" reclaim "$job" >/dev/null 2>&1 || true
+printf '\nThe daemon log is below; sandboxd stops its sandboxes on exit.\n'
+kill "$pid"
+wait "$pid" || true
+pid=
+sed 's/^/  /' "$dir/sandboxd.log"

@@ -1,0 +1,233 @@
+"""sandboxd end to end: lease, exec, copy, reclaim through sbctl and raw RPC.
+
+Each test runs the real sandboxd against a real sandbox-gateway-local on
+private sockets.
+"""
+import os
+import threading
+
+import pytest
+
+import sbxtest
+from sbxd import Daemon, Gateway, RpcError, b64, unb64
+
+
+@pytest.fixture
+def gw(tmpdir_short, procs):
+    return Gateway(tmpdir_short, procs)
+
+
+@pytest.fixture
+def daemon(tmpdir_short, procs, gw):
+    return Daemon(tmpdir_short, procs, gateway=gw.target)
+
+
+def test_local_gateway_run_echo(tmpdir_short, procs):
+    """gateway = local: the daemon starts its own gateway; run prints."""
+    d = Daemon(tmpdir_short, procs, gateway="local")
+    r = d.sbctl("run", "--", "echo", "hello")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"hello\n"
+    st = d.call("status")
+    assert st["gateway"]["address"] == "local"
+    assert st["leases"] == 0
+
+
+def test_run_exit_code(daemon):
+    r = daemon.sbctl("run", "--", "sh", "-c", "echo out; echo err >&2; exit 7")
+    assert r.returncode == 7
+    assert r.stdout == b"out\n"
+    assert r.stderr == b"err\n"
+    assert daemon.call("lease.list")["leases"] == []
+
+
+def test_lease_exec_stdin_release(daemon):
+    r = daemon.sbctl("lease")
+    assert r.returncode == 0, r.stderr
+    lease = r.stdout.decode().strip()
+    assert lease.startswith("l-")
+    data = bytes(range(256)) * 100
+    r = daemon.sbctl("exec", "-i", lease, "--", "sh", "-c", "cat; echo done",
+                     input=data)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == data + b"done\n"
+    r = daemon.sbctl("reclaim", lease)
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(RpcError) as e:
+        daemon.call("lease.get", lease=lease)
+    assert e.value.kind == "not_found"
+
+
+def test_cp_roundtrip_10mib(daemon, tmpdir_short):
+    lease = daemon.sbctl("lease").stdout.decode().strip()
+    src = os.path.join(tmpdir_short, "src.bin")
+    back = os.path.join(tmpdir_short, "back.bin")
+    payload = os.urandom(10 << 20)
+    with open(src, "wb") as f:
+        f.write(payload)
+    r = daemon.sbctl("cp", src, f"{lease}:big.bin")
+    assert r.returncode == 0, r.stderr
+    r = daemon.sbctl("exec", lease, "--", "sh", "-c", "wc -c < big.bin")
+    assert r.stdout.strip() == str(len(payload)).encode()
+    r = daemon.sbctl("cp", f"{lease}:big.bin", back)
+    assert r.returncode == 0, r.stderr
+    with open(back, "rb") as f:
+        assert f.read() == payload
+    daemon.sbctl("reclaim", lease)
+
+
+def test_ttl_expiry_reclaims_sandbox(daemon, gw, pb):
+    res = daemon.call("lease.acquire", ttl=1)
+    sandbox = res["sandbox_id"]
+    assert res["state"] == "ready"
+    sbxtest.wait_for(lambda: not daemon.call("lease.list")["leases"],
+                     timeout=30, what="lease expiry")
+    import gwclient
+    c = gwclient.GatewayClient(gw.target)
+    try:
+        info = c.get(sandbox)
+        assert info.sandbox_status in (pb[0].SANDBOX_STATUS_COMPLETED,
+                                       pb[0].SANDBOX_STATUS_FAILED,
+                                       pb[0].SANDBOX_STATUS_TERMINATING)
+    except gwclient.grpc.RpcError as e:
+        assert e.code() == gwclient.grpc.StatusCode.NOT_FOUND
+
+
+def test_parallel_clients_no_mixup(daemon):
+    errors = []
+
+    def worker(i):
+        try:
+            c = daemon.rpc()
+            lease = c.call("lease.acquire")["id"]
+            c.call("file.write", lease=lease, path="me",
+                   data_b64=b64(f"worker-{i}".encode()))
+            out = c.call("exec", lease=lease, argv=["cat", "me"])
+            if unb64(out["stdout_b64"]) != f"worker-{i}".encode():
+                errors.append(f"worker {i} saw {out}")
+            c.call("lease.release", lease=lease)
+            c.close()
+        except Exception as e:  # noqa: BLE001 - collected for the assert
+            errors.append(f"worker {i}: {e!r}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert errors == []
+    assert daemon.call("lease.list")["leases"] == []
+
+
+def test_submit_and_wait(daemon):
+    r = daemon.sbctl("submit", "--", "sh", "-c", "sleep 1; exit 3")
+    assert r.returncode == 0, r.stderr
+    lease = r.stdout.decode().strip()
+    r = daemon.sbctl("wait", lease)
+    assert r.returncode == 3, r.stderr
+    res = daemon.call("lease.wait", lease=lease)
+    assert res["exit_code"] == 3 and res["state"] == "failed"
+    r = daemon.sbctl("submit", "--", "true")
+    lease = r.stdout.decode().strip()
+    assert daemon.sbctl("wait", lease).returncode == 0
+
+
+def test_wait_timeout(daemon):
+    lease = daemon.call("lease.acquire", command=["sleep", "30"])["id"]
+    with pytest.raises(RpcError) as e:
+        daemon.call("lease.wait", lease=lease, timeout=0.5)
+    assert e.value.kind == "deadline_exceeded"
+    daemon.call("lease.release", lease=lease)
+
+
+def test_job_that_fails_reports_reason(daemon):
+    res = daemon.call("lease.acquire", command=["sh", "-c", "exit 2"])
+    w = daemon.call("lease.wait", lease=res["id"])
+    assert w["state"] == "failed" and w["exit_code"] == 2
+
+
+def test_other_user_is_refused(daemon, tmpdir_short):
+    user = "sbxtest-other"
+    if subprocess_ok(["id", user]) is False:
+        if not subprocess_ok(["useradd", "-M", "-s", "/bin/false", user]):
+            pytest.skip("cannot create a throwaway user")
+    uid = int(os.popen(f"id -u {user}").read())
+    os.chmod(tmpdir_short, 0o755)
+    os.chmod(daemon.socket, 0o666)
+    lease = daemon.call("lease.acquire")["id"]
+    r = daemon.sbctl("exec", lease, "--", "true", user=uid)
+    assert r.returncode == 77, r.stderr
+    assert b"another user" in r.stderr
+    r = daemon.sbctl("reclaim", lease, user=uid)
+    assert r.returncode == 77
+    r = daemon.sbctl("ls", "--json", user=uid)
+    assert lease.encode() not in r.stdout
+    # root still sees and may act on it
+    assert daemon.sbctl("exec", lease, "--", "true").returncode == 0
+    assert daemon.sbctl("reclaim", lease).returncode == 0
+
+
+def subprocess_ok(argv):
+    import subprocess
+    return subprocess.run(argv, capture_output=True).returncode == 0
+
+
+def test_bad_input_keeps_connection(daemon):
+    c = daemon.rpc()
+    c.send_raw(b'{"jsonrpc": "2.0", "id": 1, "method": \n')
+    m = c.read_msg()
+    assert m["error"]["code"] == -32700 and m["id"] is None
+    c.send_raw(b'[1, 2]\n')
+    assert c.read_msg()["error"]["code"] == -32600
+    c.send_raw(b'{"jsonrpc": "1.0", "id": 2, "method": "status"}\n')
+    assert c.read_msg()["error"]["code"] == -32600
+    m = c.wait_reply(c.send("no.such.method"))
+    assert m["error"]["code"] == -32601
+    assert m["error"]["data"]["kind"] == "method_not_found"
+    m = c.wait_reply(c.send("exec", {"lease": 5, "argv": "ls"}))
+    assert m["error"]["code"] == -32602
+    m = c.wait_reply(c.send("lease.acquire", {"ttl": "soon"}))
+    assert m["error"]["code"] == -32602
+    m = c.wait_reply(c.send("status", ["positional"]))
+    assert m["error"]["code"] == -32602
+    c.send_raw(b"\xff\xfe garbage\n")
+    assert c.read_msg()["error"]["code"] == -32700
+    # a line over the limit (16 MiB) is refused, and the next one works
+    c.send_raw(b'{"jsonrpc":"2.0","id":9,"method":"status","params":{"x":"'
+               + b"a" * (17 << 20) + b'"}}\n')
+    m = c.read_msg()
+    assert m["error"]["data"]["kind"] == "too_large"
+    assert c.call("status")["leases"] == 0
+    c.close()
+    assert daemon.proc.alive()
+
+
+def test_gateway_killed_mid_call(daemon, gw):
+    lease = daemon.call("lease.acquire")["id"]
+    c = daemon.rpc()
+    rid = c.send("exec", {"lease": lease, "argv": ["sleep", "30"]})
+    import time
+    time.sleep(0.5)
+    gw.proc.stop(sig=9)
+    m = c.wait_reply(rid)
+    assert m["error"]["data"]["kind"] in ("gateway_unavailable",
+                                          "gateway_error", "cancelled")
+    assert m["error"]["message"]
+    # the daemon stays up and answers
+    assert c.call("status")["leases"] == 1
+    r = daemon.sbctl("exec", lease, "--", "true")
+    assert r.returncode == 69, r.stderr
+    assert b"gateway" in r.stderr
+    assert daemon.proc.alive()
+
+
+def test_sigterm_stops_leased_sandboxes(daemon, gw):
+    daemon.call("lease.acquire")
+    daemon.call("lease.acquire")
+    daemon.proc.signal(15)
+    assert daemon.proc.wait(30) == 0
+    import gwclient
+    c = gwclient.GatewayClient(gw.target)
+    running = [s for s in c.list(tags=["sandboxd"]).sandboxes
+               if s.sandbox_status == 2]
+    assert running == []
