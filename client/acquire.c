@@ -1,0 +1,105 @@
+/*
+ * What lease, run and submit share: parsing the lease options into
+ * lease.acquire params, the call itself and printing the new lease.
+ */
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "lease-opts.h"
+#include "sbctl.h"
+
+/*
+ * Applies one option from cmd_getopt() that is not the command's own:
+ * help, a usage error, or a lease option.  Returns CMD_CONTINUE or the
+ * exit status.
+ */
+int
+sbctl_lease_option(const struct sbctl_cmd *cmd, json_t *params, int ch,
+    const char *arg)
+{
+	char	 err[512];
+
+	if (ch == 'h') {
+		cmd_print_help(cmd, stdout);
+		return SBCTL_EXIT_OK;
+	}
+	if (ch == '?')
+		return SBCTL_EXIT_USAGE;
+	switch (lease_opts_apply(params, ch, arg, err, sizeof err)) {
+	case 1:
+		return CMD_CONTINUE;
+	case 0:
+		return cmd_usage_error(cmd, "option %c is not handled", ch);
+	default:
+		return cmd_usage_error(cmd, "%s", err);
+	}
+}
+
+/* Parses only lease options and checks operands; optind at the first. */
+int
+sbctl_parse_lease_args(const struct sbctl_cmd *cmd, int argc, char **argv,
+    json_t *params)
+{
+	int	 ch, rv;
+
+	optind = 0;
+	while ((ch = cmd_getopt(cmd, argc, argv, "", NULL)) != -1) {
+		if ((rv = sbctl_lease_option(cmd, params, ch, optarg)) !=
+		    CMD_CONTINUE)
+			return rv;
+	}
+	if ((rv = cmd_check_operands(cmd, argc - optind, argv + optind)) != 0)
+		return rv;
+	return CMD_CONTINUE;
+}
+
+/* A JSON array of strings from argv. */
+json_t *
+sbctl_argv_json(int argc, char **argv)
+{
+	json_t	*a = json_array();
+	int	 i;
+
+	for (i = 0; i < argc; i++)
+		json_array_append_new(a, json_string(argv[i]));
+	return a;
+}
+
+/*
+ * Calls lease.acquire (params stolen).  Returns 0 with *lease set, or the
+ * exit status after printing why.  A reply without a lease id is an error.
+ */
+int
+sbctl_acquire(struct sbctl *sb, json_t *params, json_t **lease)
+{
+	int	 rv;
+
+	if ((rv = sbctl_call(sb, "lease.acquire", params, lease)) != 0)
+		return rv;
+	if (!json_is_string(json_object_get(*lease, "id"))) {
+		fprintf(stderr, "sbctl: sandboxd answered lease.acquire "
+		    "without a lease id\n");
+		json_decref(*lease);
+		*lease = NULL;
+		return SBCTL_EXIT_FAILURE;
+	}
+	return 0;
+}
+
+/* The id of a lease object (checked by sbctl_acquire). */
+const char *
+sbctl_lease_id(const json_t *lease)
+{
+	return json_string_value(json_object_get(lease, "id"));
+}
+
+/* Prints a new lease: its id, or the whole object with --json. */
+void
+sbctl_print_lease(const struct sbctl *sb, const json_t *lease)
+{
+	if (sb->json)
+		sbctl_print_json(lease);
+	else
+		printf("%s\n", sbctl_lease_id(lease));
+}

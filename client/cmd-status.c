@@ -1,0 +1,70 @@
+/* sbctl status: what sandboxd says about itself and its gateway. */
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "parse.h"
+#include "sbctl.h"
+
+static int	cmd_status_exec(struct sbctl *, const struct sbctl_cmd *, int,
+		    char **);
+
+const struct sbctl_cmd cmd_status_entry = {
+	.name = "status",
+	.usage = "",
+	.summary = "Show sandboxd's version, uptime, gateway and lease count.",
+	.min_args = 0,
+	.max_args = 0,
+	.exec = cmd_status_exec,
+};
+
+/* A string member, or "-" when absent. */
+static const char *
+status_str(const json_t *o, const char *member)
+{
+	const char	*s = json_string_value(json_object_get(o, member));
+
+	return s != NULL ? s : "-";
+}
+
+/* Prints the status result for a person. */
+static void
+status_print(const json_t *r)
+{
+	json_t	*gw = json_object_get(r, "gateway");
+	json_t	*up = json_object_get(r, "uptime_s");
+	char	 d[32] = "-";
+
+	if (json_is_number(up))
+		format_duration(d, sizeof d,
+		    (int64_t)(json_number_value(up) * 1000));
+	printf("sandboxd %s, pid %lld, up %s\n", status_str(r, "version"),
+	    (long long)json_integer_value(json_object_get(r, "pid")), d);
+	printf("gateway: %s (%s", status_str(gw, "address"),
+	    status_str(gw, "state"));
+	if (json_is_array(json_object_get(gw, "channels")))
+		printf(", %zu channels",
+		    json_array_size(json_object_get(gw, "channels")));
+	printf(")\nleases: %lld\n",
+	    (long long)json_integer_value(json_object_get(r, "leases")));
+}
+
+/* Calls status and prints it. */
+static int
+cmd_status_exec(struct sbctl *sb, const struct sbctl_cmd *self, int argc,
+    char **argv)
+{
+	json_t	*result;
+	int	 rv;
+
+	if ((rv = cmd_parse_plain(self, argc, argv)) != CMD_CONTINUE)
+		return rv;
+	if ((rv = sbctl_call(sb, "status", json_object(), &result)) != 0)
+		return rv;
+	if (sb->json)
+		sbctl_print_json(result);
+	else
+		status_print(result);
+	json_decref(result);
+	return SBCTL_EXIT_OK;
+}

@@ -1,0 +1,340 @@
+/*
+ * The control-socket transport of sbctl.  Blocking I/O is enough for a CLI
+ * that has one request in flight; input is gathered in an evbuffer so lines
+ * are cut without a hand-rolled buffer.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "jsonrpc.h"
+#include "rpc-client.h"
+#include "sbctl.h"
+#include "xmalloc.h"
+
+#define RPC_CLIENT_READ_CHUNK	(64u << 10)
+
+struct rpc_client {
+	int			 fd;
+	char			*path;
+	struct evbuffer		*in;
+	size_t			 max_line;
+	json_int_t		 next_id;
+	volatile sig_atomic_t	*interrupt;
+	sigset_t		 signals;	/* those that may interrupt */
+};
+
+/* Fills a transport error; returns -1 for the caller's convenience. */
+static int __attribute__((format(printf, 3, 4)))
+client_fail(struct rpc_client_error *err, int exit_code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	err->exit_code = exit_code;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Explains a failed connect(2) in the user's terms. */
+static void
+client_connect_error(struct rpc_client_error *err, const char *path, int e)
+{
+	switch (e) {
+	case ENOENT:
+	case ENOTDIR:
+		client_fail(err, SBCTL_EXIT_UNAVAILABLE,
+		    "sandboxd is not running (no socket at %s)", path);
+		break;
+	case ECONNREFUSED:
+		client_fail(err, SBCTL_EXIT_UNAVAILABLE, "sandboxd is not "
+		    "running (nothing is listening on %s)", path);
+		break;
+	case EACCES:
+	case EPERM:
+		client_fail(err, SBCTL_EXIT_NOPERM, "permission denied on %s "
+		    "(is your user in sandboxd's group?)", path);
+		break;
+	default:
+		client_fail(err, SBCTL_EXIT_UNAVAILABLE,
+		    "cannot connect to sandboxd at %s: %s", path, strerror(e));
+		break;
+	}
+}
+
+/* Connects to the control socket; NULL and *err on failure. */
+struct rpc_client *
+rpc_client_open(const char *path, struct rpc_client_error *err)
+{
+	struct sockaddr_un	 sun;
+	struct rpc_client	*c;
+	int			 fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (*path == '\0' || strlen(path) >= sizeof sun.sun_path) {
+		client_fail(err, SBCTL_EXIT_USAGE, "socket path %s'%s'",
+		    *path == '\0' ? "is empty: " : "is too long: ", path);
+		return NULL;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		client_fail(err, SBCTL_EXIT_FAILURE, "socket: %s",
+		    strerror(errno));
+		return NULL;
+	}
+	while (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		if (errno == EINTR)
+			continue;
+		client_connect_error(err, path, errno);
+		close(fd);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->fd = fd;
+	c->path = xstrdup(path);
+	if ((c->in = evbuffer_new()) == NULL)
+		abort();
+	c->max_line = RPC_MAX_LINE_DEFAULT;
+	c->next_id = 1;
+	sigemptyset(&c->signals);
+	return c;
+}
+
+/* Closes the connection and frees everything. */
+void
+rpc_client_close(struct rpc_client *c)
+{
+	if (c == NULL)
+		return;
+	close(c->fd);
+	evbuffer_free(c->in);
+	free(c->path);
+	free(c);
+}
+
+/* Sets the longest line accepted or sent. */
+void
+rpc_client_set_max_line(struct rpc_client *c, size_t max)
+{
+	c->max_line = max;
+}
+
+/* Lets a signal handler's flag cut a wait short. */
+void
+rpc_client_set_interrupt(struct rpc_client *c, volatile sig_atomic_t *flag)
+{
+	c->interrupt = flag;
+	sigemptyset(&c->signals);
+	if (flag != NULL) {
+		sigaddset(&c->signals, SIGINT);
+		sigaddset(&c->signals, SIGTERM);
+		sigaddset(&c->signals, SIGHUP);
+	}
+}
+
+/* True when an interrupting signal has arrived. */
+static int
+client_interrupted(struct rpc_client *c)
+{
+	return c->interrupt != NULL && *c->interrupt;
+}
+
+/* Writes the whole line; MSG_NOSIGNAL so a dead daemon is an error, not a
+ * SIGPIPE. */
+static int
+client_send(struct rpc_client *c, const char *buf, size_t len,
+    struct rpc_client_error *err)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = send(c->fd, buf, len, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EPIPE || errno == ECONNRESET)
+				return client_fail(err, SBCTL_EXIT_UNAVAILABLE,
+				    "sandboxd closed the connection");
+			return client_fail(err, SBCTL_EXIT_UNAVAILABLE,
+			    "write to %s: %s", c->path, strerror(errno));
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Waits until the socket is readable.  The interrupting signals stay
+ * blocked except inside ppoll(), so one that arrives just before the wait
+ * is not lost.  Returns 0, -1 (error) or RPC_CLIENT_INTERRUPTED.
+ */
+static int
+client_wait_readable(struct rpc_client *c, const sigset_t *waitmask,
+    struct rpc_client_error *err)
+{
+	struct pollfd	 pfd = { .fd = c->fd, .events = POLLIN };
+
+	for (;;) {
+		if (client_interrupted(c))
+			return RPC_CLIENT_INTERRUPTED;
+		if (ppoll(&pfd, 1, NULL, waitmask) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return client_fail(err, SBCTL_EXIT_UNAVAILABLE,
+			    "poll: %s", strerror(errno));
+	}
+}
+
+/* Reads more input into c->in; EOF is "sandboxd closed the connection". */
+static int
+client_fill(struct rpc_client *c, const sigset_t *waitmask,
+    struct rpc_client_error *err)
+{
+	int	 n, rv;
+
+	for (;;) {
+		if ((rv = client_wait_readable(c, waitmask, err)) != 0)
+			return rv;
+		n = evbuffer_read(c->in, c->fd, RPC_CLIENT_READ_CHUNK);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return client_fail(err, SBCTL_EXIT_UNAVAILABLE,
+			    "sandboxd closed the connection");
+		if (errno == EINTR || errno == EAGAIN)
+			continue;
+		if (errno == ECONNRESET)
+			return client_fail(err, SBCTL_EXIT_UNAVAILABLE,
+			    "sandboxd closed the connection");
+		return client_fail(err, SBCTL_EXIT_UNAVAILABLE,
+		    "read from %s: %s", c->path, strerror(errno));
+	}
+}
+
+/* Takes the next whole line out of c->in, reading as needed (caller frees). */
+static int
+client_read_line(struct rpc_client *c, const sigset_t *waitmask, char **line,
+    size_t *len, struct rpc_client_error *err)
+{
+	struct evbuffer_ptr	 eol;
+	int			 rv;
+
+	for (;;) {
+		eol = evbuffer_search_eol(c->in, NULL, NULL, EVBUFFER_EOL_LF);
+		if (eol.pos != -1) {
+			if ((size_t)eol.pos > c->max_line)
+				break;
+			*line = evbuffer_readln(c->in, len, EVBUFFER_EOL_LF);
+			if (*line == NULL)
+				abort();
+			return 0;
+		}
+		if (evbuffer_get_length(c->in) > c->max_line)
+			break;
+		if ((rv = client_fill(c, waitmask, err)) != 0)
+			return rv;
+	}
+	return client_fail(err, SBCTL_EXIT_FAILURE, "sandboxd sent a line "
+	    "longer than %zu bytes", c->max_line);
+}
+
+/*
+ * Reads lines until the response whose id is `id`: notifications and
+ * responses to other requests are skipped.
+ */
+static int
+client_await(struct rpc_client *c, const json_t *id, const sigset_t *waitmask,
+    json_t **result, json_t **error, struct rpc_client_error *err)
+{
+	struct rpc_msg	 msg;
+	struct rpc_fail	 fail;
+	char		*line = NULL;
+	size_t		 len = 0;
+	int		 rv;
+
+	for (;;) {
+		if ((rv = client_read_line(c, waitmask, &line, &len, err)) != 0)
+			return rv;
+		rv = rpc_parse_line(line, len, &msg, &fail);
+		free(line);
+		if (rv == -1) {
+			json_decref(fail.id);
+			return client_fail(err, SBCTL_EXIT_FAILURE,
+			    "sandboxd sent a bad message: %s", fail.message);
+		}
+		if (msg.type == RPC_MSG_RESPONSE && json_equal(msg.id, id)) {
+			*result = json_incref(msg.result);
+			*error = json_incref(msg.error);
+			rpc_msg_clear(&msg);
+			return 0;
+		}
+		rpc_msg_clear(&msg);
+	}
+}
+
+/* The mask to wait with: the current one less the interrupting signals. */
+static void
+client_waitmask(const struct rpc_client *c, const sigset_t *old,
+    sigset_t *wait)
+{
+	int	 s;
+
+	*wait = *old;
+	for (s = 1; s < NSIG; s++) {
+		if (sigismember(&c->signals, s) == 1)
+			sigdelset(wait, s);
+	}
+}
+
+/* Sends a request and waits for its response. */
+int
+rpc_client_call(struct rpc_client *c, const char *method, json_t *params,
+    json_t **result, json_t **error, struct rpc_client_error *err)
+{
+	json_t		*req, *id;
+	sigset_t	 old, wait;
+	char		*line;
+	size_t		 len;
+	int		 rv;
+
+	*result = *error = NULL;
+	id = json_integer(c->next_id++);
+	req = rpc_request_new(json_incref(id), method, params);
+	line = rpc_dump_line(req, &len);
+	json_decref(req);
+	if (line == NULL) {
+		json_decref(id);
+		return client_fail(err, SBCTL_EXIT_FAILURE, "cannot encode "
+		    "the %s request", method);
+	}
+	if (len > c->max_line + 1) {
+		free(line);
+		json_decref(id);
+		return client_fail(err, SBCTL_EXIT_FAILURE, "the %s request "
+		    "is too large (%zu bytes; the limit is %zu)", method, len,
+		    c->max_line);
+	}
+	sigprocmask(SIG_BLOCK, &c->signals, &old);
+	client_waitmask(c, &old, &wait);
+	if (client_interrupted(c))
+		rv = RPC_CLIENT_INTERRUPTED;
+	else if ((rv = client_send(c, line, len, err)) == 0)
+		rv = client_await(c, id, &wait, result, error, err);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(line);
+	json_decref(id);
+	return rv;
+}

@@ -1,0 +1,126 @@
+/*
+ * sbctl: the command-line client of sandboxd.  Each command is one
+ * `const struct sbctl_cmd` (tmux's cmd_entry) defined in its own cmd-*.c
+ * file; cmd.c holds the table, finds commands by name or alias and prints
+ * usage and help from the same strings.
+ */
+#ifndef SBX_SBCTL_H
+#define SBX_SBCTL_H
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+/* Exit statuses (sysexits-style, see sbctl(1) EXIT STATUS). */
+#define SBCTL_EXIT_OK		0
+#define SBCTL_EXIT_FAILURE	1
+#define SBCTL_EXIT_NOT_FOUND	4	/* no such lease (any more) */
+#define SBCTL_EXIT_USAGE	64
+#define SBCTL_EXIT_UNAVAILABLE	69	/* sandboxd or the gateway is down */
+#define SBCTL_EXIT_TEMPFAIL	75	/* budget, pool or load: try later */
+#define SBCTL_EXIT_NOPERM	77
+#define SBCTL_EXIT_DEADLINE	124
+#define SBCTL_EXIT_NOEXEC	127	/* remote command could not be run */
+
+struct rpc_client;
+
+/* What every command gets: the global options and a lazy connection. */
+struct sbctl {
+	const char		*socket;	/* control socket path */
+	bool			 json;		/* --json */
+	struct rpc_client	*rpc;		/* NULL until sbctl_connect() */
+};
+
+struct sbctl_cmd {
+	const char	*name;
+	const char	*alias;		/* NULL when none */
+	const char	*usage;		/* arguments, after the name */
+	const char	*summary;	/* one line */
+	bool		 lease_opts;	/* accepts the shared lease options */
+	int		 min_args;	/* operands after the options */
+	int		 max_args;	/* -1: no limit */
+	/* argv[0] is the command name; returns an exit status. */
+	int		(*exec)(struct sbctl *, const struct sbctl_cmd *,
+			    int argc, char **argv);
+};
+
+extern const struct sbctl_cmd cmd_status_entry;
+extern const struct sbctl_cmd cmd_lease_entry;
+extern const struct sbctl_cmd cmd_exec_entry;
+extern const struct sbctl_cmd cmd_run_entry;
+extern const struct sbctl_cmd cmd_cp_entry;
+extern const struct sbctl_cmd cmd_reclaim_entry;
+extern const struct sbctl_cmd cmd_ls_entry;
+extern const struct sbctl_cmd cmd_submit_entry;
+extern const struct sbctl_cmd cmd_wait_entry;
+extern const struct sbctl_cmd cmd_help_entry;
+
+/* cmd.c: the table, lookup, usage and help. */
+extern const struct sbctl_cmd *const sbctl_cmds[];
+const struct sbctl_cmd *cmd_find(const char *name);
+void	cmd_print_usage(const struct sbctl_cmd *, FILE *);
+void	cmd_print_help(const struct sbctl_cmd *, FILE *);
+void	cmd_print_overview(FILE *);
+int	cmd_usage_error(const struct sbctl_cmd *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	cmd_getopt(const struct sbctl_cmd *, int argc, char **argv,
+	    const char *shortopts, const struct option *longopts);
+int	cmd_check_operands(const struct sbctl_cmd *, int argc, char **argv);
+#define CMD_CONTINUE	(-1)
+int	cmd_parse_plain(const struct sbctl_cmd *, int argc, char **argv);
+
+/* call.c: one request to sandboxd, errors printed and mapped. */
+int	sbctl_connect(struct sbctl *);
+void	sbctl_disconnect(struct sbctl *);
+int	sbctl_call(struct sbctl *, const char *method, json_t *params,
+	    json_t **result);
+int	sbctl_exit_for_error(const json_t *error);
+void	sbctl_print_error(const char *prefix, const json_t *error);
+void	sbctl_print_json(const json_t *);
+
+/* acquire.c: lease options, lease.acquire and the new lease. */
+int	sbctl_lease_option(const struct sbctl_cmd *, json_t *params, int ch,
+	    const char *arg);
+int	sbctl_parse_lease_args(const struct sbctl_cmd *, int argc,
+	    char **argv, json_t *params);
+json_t	*sbctl_argv_json(int argc, char **argv);
+int	sbctl_acquire(struct sbctl *, json_t *params, json_t **lease);
+const char *sbctl_lease_id(const json_t *lease);
+void	sbctl_print_lease(const struct sbctl *, const json_t *lease);
+
+/* exec.c: the buffered exec of exec and run. */
+enum { SBCTL_OPT_TIMEOUT = 0x200, SBCTL_OPT_MAX_OUTPUT, SBCTL_OPT_KEEP,
+	SBCTL_OPT_ALL };
+struct sbctl_exec_opts {
+	bool		 send_stdin;	/* -i: stdin to EOF as stdin_b64 */
+	int64_t		 timeout_ms;	/* -1: sandboxd's default */
+	int64_t		 max_output;	/* -1: sandboxd's default */
+	volatile sig_atomic_t *interrupt;	/* run's signal flag or NULL */
+};
+#define SBCTL_EXEC_LONGOPTS						\
+	{ "stdin",	no_argument,		NULL, 'i' },		\
+	{ "timeout",	required_argument,	NULL, SBCTL_OPT_TIMEOUT }, \
+	{ "max-output",	required_argument,	NULL, SBCTL_OPT_MAX_OUTPUT }
+extern const struct option sbctl_exec_longopts[];
+void	sbctl_exec_opts_init(struct sbctl_exec_opts *);
+int	sbctl_exec_option(const struct sbctl_cmd *, struct sbctl_exec_opts *,
+	    int ch, const char *arg);
+int	sbctl_exec(struct sbctl *, const char *lease, int argc, char **argv,
+	    const struct sbctl_exec_opts *);
+
+/* util.c: small helpers shared by commands. */
+bool	sbctl_is_lease_id(const char *);
+json_t	*sbctl_duration_json(int64_t ms);
+int	sbctl_write_all(int fd, const void *, size_t);
+int	sbctl_read_all(int fd, unsigned char **out, size_t *len,
+	    volatile sig_atomic_t *stop);
+int	sbctl_read_file(const char *path, unsigned char **out, size_t *len);
+int	sbctl_write_b64(int fd, const json_t *obj, const char *member,
+	    size_t *outlen);
+
+#endif
