@@ -79,11 +79,12 @@ BINS := $(B)/sandboxd $(B)/sbctl $(B)/sandbox-gateway-local
 
 all: $(BINS)
 
-$(B)/sandboxd: $(B)/daemon/main.o $(LIBS)
-$(B)/sbctl: $(B)/client/main.o $(LIBS)
-$(B)/sandbox-gateway-local: $(B)/gateway/main.o $(LIBS)
+BASE_LIBS := $(B)/libcommon.a $(B)/libproto.a
+$(B)/sandboxd: $(B)/daemon/main.o $(B)/libdaemon.a $(BASE_LIBS)
+$(B)/sbctl: $(B)/client/main.o $(B)/libclient.a $(BASE_LIBS)
+$(B)/sandbox-gateway-local: $(B)/gateway/main.o $(B)/libgateway.a $(BASE_LIBS)
 $(BINS):
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/libcommon.a: $(COMMON_OBJS)
 $(B)/libdaemon.a: $(DAEMON_OBJS)
