@@ -69,11 +69,12 @@ gateway_address(const char *flag, struct config *cfg)
 		a = "local";
 	if (strcmp(a, "remote") == 0)
 		a = env != NULL && *env != '\0' ? env : REMOTE_GATEWAY;
+	/* A URL (CWSANDBOX_BASE_URL style) names host:port only. */
 	if (strncmp(a, "https://", 8) == 0)
-		a += 8;
-	else if (strncmp(a, "http://", 7) == 0)
-		a += 7;
-	return xstrndup(a, strcspn(a, "/"));
+		return xstrndup(a + 8, strcspn(a + 8, "/"));
+	if (strncmp(a, "http://", 7) == 0)
+		return xstrndup(a + 7, strcspn(a + 7, "/"));
+	return xstrdup(a);
 }
 
 /* The instance id tags our sandboxes; kept across restarts. */

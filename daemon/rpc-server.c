@@ -159,6 +159,7 @@ client_event(struct bufferevent *bev, short what, void *arg)
 static void
 client_close(struct rpc_client *c)
 {
+	struct daemon		*d = c->srv->d;
 	struct close_hook	*h;
 
 	if (c->bev == NULL)
@@ -174,7 +175,7 @@ client_close(struct rpc_client *c)
 		free(h);
 	}
 	rpc_client_unref(c);
-	daemon_check_idle(c->srv->d);
+	daemon_check_idle(d);
 }
 
 /* Refuses a connection past a limit with one error line. */
