@@ -78,8 +78,10 @@ class Proc:
     def wait(self, timeout=30):
         return self.p.wait(timeout=timeout)
 
-    def stop(self, sig=signal.SIGTERM, timeout=20):
+    def stop(self, sig=None, timeout=20):
         """Asks the process to stop, then kills its whole group."""
+        if sig is None:
+            sig = signal.SIGTERM
         if self.alive():
             os.kill(self.pid, sig)
             try:
