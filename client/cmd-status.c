@@ -37,7 +37,7 @@ status_print(const json_t *r)
 
 	if (json_is_number(up))
 		format_duration(d, sizeof d,
-		    (int64_t)(json_number_value(up) * 1000));
+		    (int64_t)json_number_value(up) * 1000);
 	printf("sandboxd %s, pid %lld, up %s\n", status_str(r, "version"),
 	    (long long)json_integer_value(json_object_get(r, "pid")), d);
 	printf("gateway: %s (%s", status_str(gw, "address"),
