@@ -246,7 +246,7 @@ struct sandbox {
 	int			 info_fd;
 	struct bufferevent	*out, *info;
 	struct logbuf		*log;
-	struct event		*start_ev, *life_ev, *kill_ev;
+	struct event		*start_ev, *life_ev, *kill_ev, *ready_ev;
 	bool			 stopping, expired, out_eof, reaped;
 	int			 stop_status;	/* status when stopped on request */
 	LIST_HEAD(, proc)	 procs;

@@ -121,6 +121,29 @@ out_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/*
+ * bwrap reports the pid before it has built the sandbox's mounts: the
+ * sandbox is ready when its /work is our work directory.
+ */
+static void
+ready_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct sandbox	*sb = arg;
+	struct timeval	 tv = { 0, 5000 };
+	struct stat	 a, b;
+	char		 path[64];
+
+	if (sb->reaped || sb->status != ST(CREATING))
+		return;
+	snprintf(path, sizeof path, "/proc/%d/root/work", (int)sb->nspid);
+	if (stat(path, &a) == 0 && stat(sb->workdir, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		sandbox_running(sb);
+		return;
+	}
+	evtimer_add(sb->ready_ev, &tv);
+}
+
 /* bwrap's info JSON: {"child-pid": N} once the namespaces exist. */
 static void
 info_done(struct sandbox *sb)
@@ -138,7 +161,8 @@ info_done(struct sandbox *sb)
 	sb->info = NULL;
 	if (pid > 1) {
 		sb->nspid = (pid_t)pid;
-		sandbox_running(sb);
+		sb->ready_ev = evtimer_new(gw.base, ready_poll, sb);
+		ready_poll(-1, 0, sb);
 	}
 }
 

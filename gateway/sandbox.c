@@ -235,6 +235,8 @@ sandbox_finish(struct sandbox *sb)
 	evtimer_del(sb->kill_ev);
 	evtimer_del(sb->life_ev);
 	evtimer_del(sb->start_ev);
+	if (sb->ready_ev != NULL)
+		evtimer_del(sb->ready_ev);
 	final_status(sb);
 	logbuf_close(sb->log);
 	log_debug("sandbox %s %s: %s", sb->id, sandbox_status_name(sb->status),
@@ -371,7 +373,9 @@ sandbox_delete(struct sandbox *sb)
 	event_free(sb->start_ev);
 	event_free(sb->life_ev);
 	event_free(sb->kill_ev);
-	sb->start_ev = sb->life_ev = sb->kill_ev = NULL;
+	if (sb->ready_ev != NULL)
+		event_free(sb->ready_ev);
+	sb->start_ev = sb->life_ev = sb->kill_ev = sb->ready_ev = NULL;
 	if (fs_rmtree(sb->dir) == -1)
 		log_warn("remove %s", sb->dir);
 	stats_changed();
@@ -443,6 +447,8 @@ sandbox_free_all(void)
 		event_free(sb->start_ev);
 		event_free(sb->life_ev);
 		event_free(sb->kill_ev);
+		if (sb->ready_ev != NULL)
+			event_free(sb->ready_ev);
 		sandbox_unref(sb);
 	}
 }

@@ -140,7 +140,8 @@ fork_in(struct nsfds *ns)
 		fatal("/proc/self/ns/pid");
 	if (setns(ns->pid, CLONE_NEWPID) == -1)
 		return -1;
-	pid = fork();
+	if ((pid = fork()) == 0)
+		return 0;
 	saved = errno;
 	if (setns(self_pidns, CLONE_NEWPID) == -1)
 		fatal("setns back to our pid namespace");
