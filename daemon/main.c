@@ -151,6 +151,25 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	sd_notify(0, "READY=1");
 }
 
+/*
+ * A directory someone else owns, or may write to, could hand our socket
+ * or state to them (a predictable /tmp fallback): refuse to use it.
+ */
+static void
+check_own_dir(const char *dir)
+{
+	struct stat	st;
+
+	if (stat(dir, &st) == -1)
+		fatal("%s", dir);
+	if (st.st_uid != geteuid())
+		fatalx("%s belongs to uid %u, not to us (uid %u): refusing to "
+		    "use it", dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		fatalx("%s is writable by group or others (mode %03o): refusing "
+		    "to use it", dir, (unsigned)(st.st_mode & 0777));
+}
+
 static void
 setup_paths(struct daemon *d, const char *sock_flag, const char *state_flag)
 {
@@ -172,6 +191,8 @@ setup_paths(struct daemon *d, const char *sock_flag, const char *state_flag)
 		fatal("cannot create state directory %s", d->state_dir);
 	if (paths_mkdir_p(d->runtime_dir, 0755) == -1)
 		fatal("cannot create runtime directory %s", d->runtime_dir);
+	check_own_dir(d->runtime_dir);
+	check_own_dir(d->state_dir);
 }
 
 /* Connects the gateway client to the configured or local gateway. */
