@@ -199,3 +199,6 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# Fuzzing (libFuzzer) and ThreadSanitizer targets live beside their inputs.
+-include tests/fuzz/fuzz.mk
