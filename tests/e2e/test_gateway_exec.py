@@ -1,0 +1,103 @@
+"""sandbox-gateway-local: Exec (buffered) inside the sandbox."""
+import concurrent.futures
+import time
+
+import grpc
+import pytest
+
+from gwclient import gateway, gateway_factory, gw, gwdir, have_bwrap  # noqa
+
+
+def test_exec_output_and_exit_code(gw):
+    sid = gw.start_running()
+    r = gw.exec(sid, "sh", "-c", "echo out; echo err >&2; exit 7")
+    assert (r.stdout, r.stderr, r.exit_code) == (b"out\n", b"err\n", 7)
+    assert r.stdout_bytes_produced == 4 and not r.stdout_truncated
+    r = gw.call("Exec", sandbox_id=sid, command=["echo"], args=["a", "b"])
+    assert r.result.stdout == b"a b\n"
+
+
+@pytest.mark.skipif(not have_bwrap(), reason="needs root and bwrap")
+def test_exec_runs_inside_the_sandbox(gw):
+    sid = gw.start_running(command="sh", args=["-c", "echo hi > /work/m;"
+                                                     "sleep 600"])
+    r = gw.exec(sid, "sh", "-c", "pwd; hostname; ps -o comm= ax; "
+                "cat /work/m; touch /usr/x 2>/dev/null || echo ro")
+    lines = r.stdout.decode().split("\n")
+    assert lines[0] == "/work" and lines[1] == sid
+    assert "sleep" in lines and "hi" in lines and "ro" in lines
+    # Its own pid namespace: only the sandbox's processes are visible.
+    assert len([x for x in lines if x]) < 12
+
+
+def test_exec_not_found_and_bad_requests(gw):
+    with pytest.raises(grpc.RpcError) as e:
+        gw.exec("sbx-000000000000", "true")
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    sid = gw.start_running()
+    with pytest.raises(grpc.RpcError) as e:
+        gw.call("Exec", sandbox_id=sid, command=[])
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    r = gw.exec(sid, "/no/such/cmd")
+    assert r.exit_code == -1 and b"No such file" in r.stderr
+
+
+def test_exec_timeout_kills_and_answers_deadline_exceeded(gw):
+    sid = gw.start_running()
+    with pytest.raises(grpc.RpcError) as e:
+        gw.exec(sid, "sh", "-c", "sleep 300 & sleep 300",
+                max_timeout_seconds=1)
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    r = gw.exec(sid, "sh", "-c", "ps -o args= ax | grep -c '^sleep 300' || true")
+    assert r.stdout.strip() == b"0"
+
+
+def test_exec_truncation_and_discard(gw):
+    sid = gw.start_running()
+    r = gw.exec(sid, "sh", "-c", "head -c 100000 /dev/zero; "
+                "head -c 10 /dev/zero >&2", buffered_max_kib=4)
+    assert len(r.stdout) == 4096 and r.stdout_truncated
+    assert r.stdout_bytes_produced == 100000
+    assert len(r.stderr) == 10 and not r.stderr_truncated
+    r = gw.exec(sid, "sh", "-c", "echo gone", output_handling=3)
+    assert r.stdout == b"" and r.stdout_bytes_produced == 5
+    assert r.exit_code == 0
+
+
+def test_64_concurrent_execs_finish(gw):
+    sid = gw.start_running()
+
+    def one(i):
+        return gw.exec(sid, "sh", "-c", f"sleep 0.3; echo {i}")
+
+    with concurrent.futures.ThreadPoolExecutor(64) as ex:
+        results = list(ex.map(one, range(64)))
+    assert [r.stdout for r in results] == [f"{i}\n".encode()
+                                          for i in range(64)]
+
+
+def test_slow_exec_does_not_block_other_calls(gw):
+    sid = gw.start_running()
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        slow = ex.submit(gw.exec, sid, "sleep", "3")
+        time.sleep(0.3)
+        for _ in range(5):
+            gw.call("Get", sandbox_id=sid)
+        assert not slow.done()
+        assert slow.result().exit_code == 0
+
+
+def test_client_cancel_kills_the_exec(gw):
+    sid = gw.start_running()
+    with pytest.raises(grpc.RpcError) as e:
+        gw.call("Exec", sandbox_id=sid, timeout=1,
+                command=["sh", "-c", "sleep 200"])
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    gwait = time.monotonic() + 10
+    while time.monotonic() < gwait:
+        r = gw.exec(sid, "sh", "-c", "ps -o args= ax | grep -c '^sleep 200'"
+                    " || true")
+        if r.stdout.strip() == b"0":
+            break
+        time.sleep(0.1)
+    assert r.stdout.strip() == b"0"
