@@ -147,7 +147,10 @@ class Gateway:
                 "--stats-file", self.stats_path, *args]
         for a in self.listen:
             argv += ["--listen", a]
-        self.proc = sbxtest.Proc(argv, os.path.join(tmp, "gateway.log"),
+        n = 0
+        while os.path.exists(os.path.join(tmp, f"gateway-{n}.log")):
+            n += 1
+        self.proc = sbxtest.Proc(argv, os.path.join(tmp, f"gateway-{n}.log"),
                                  env=env)
         sbxtest.wait_for(self._ready, timeout=30, what="gateway ready")
         self.target = self.listen[0]
