@@ -16,7 +16,8 @@ struct gw_call {
 	struct cq_tag		 tag;
 	struct gw		*gw;
 	struct gw_call_opts	 o;
-	grpc_byte_buffer	*req;
+	grpc_byte_buffer	*req;		/* kept for retries */
+	grpc_byte_buffer	*sent;		/* this attempt's copy */
 	gw_call_done		*done;
 	void			*arg;
 
@@ -172,7 +173,9 @@ call_attempt(struct gw_call *c)
 	ops[0].data.send_initial_metadata.count = gw->nmd;
 	ops[0].data.send_initial_metadata.metadata = gw->md;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
-	ops[1].data.send_message.send_message = c->req;
+	/* gRPC moves the bytes out of what it sends: send a copy. */
+	c->sent = grpc_byte_buffer_copy(c->req);
+	ops[1].data.send_message.send_message = c->sent;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
 	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
 	ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->imd;
@@ -187,6 +190,8 @@ call_attempt(struct gw_call *c)
 		log_warnx("gateway %s: cannot start call (%d)", c->o.name, rc);
 		grpc_call_unref(c->call);
 		c->call = NULL;
+		grpc_byte_buffer_destroy(c->sent);
+		c->sent = NULL;
 		grpc_metadata_array_destroy(&c->imd);
 		grpc_metadata_array_destroy(&c->tmd);
 		gw_error_make(&c->fail, GRPC_STATUS_INTERNAL, RPC_ERR_INTERNAL,
@@ -206,6 +211,8 @@ call_attempt_clear(struct gw_call *c)
 	grpc_call_unref(c->call);
 	c->call = NULL;
 	c->chan->inflight--;
+	grpc_byte_buffer_destroy(c->sent);
+	c->sent = NULL;
 	grpc_metadata_array_destroy(&c->imd);
 	grpc_metadata_array_destroy(&c->tmd);
 	grpc_slice_unref(c->details);
