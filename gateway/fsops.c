@@ -1,4 +1,7 @@
 /*
+ * (Every name opened is a single component: where openat2 is missing,
+ * openat with O_NOFOLLOW is as safe, refusing every symlink.)
+ *
  * Files in a sandbox's writable area, for AddFile, RetrieveFile and
  * mounted_files.  A path is relative to /work, or absolute under /work or
  * /tmp; each maps to ROOT/<id>/work or ROOT/<id>/tmp.  ".." components are
@@ -31,7 +34,12 @@ openat2_beneath(int dfd, const char *name, int flags, mode_t mode)
 	    .mode = (flags & O_CREAT) ? mode : 0,
 	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
 
-	return (int)syscall(SYS_openat2, dfd, name, &how, sizeof how);
+	int		 fd;
+
+	fd = (int)syscall(SYS_openat2, dfd, name, &how, sizeof how);
+	if (fd == -1 && errno == ENOSYS)	/* old kernel, or valgrind */
+		fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	return fd;
 }
 
 /* Splits a sandbox path into its base directory and clean components. */
