@@ -114,10 +114,14 @@ gw_channels_open(struct gw *gw, const struct gw_options *o, char **err)
 			a[n++] = int_arg(
 			    GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
 			    GW_KEEPALIVE_TIMEOUT_MS);
+			/*
+			 * Idle channels ping too, but gRPC's default cap of
+			 * two pings without data stays: servers (C core,
+			 * grpc-go) count faster pings as strikes and close
+			 * the connection — streams and all — on the third.
+			 */
 			a[n++] = int_arg(
 			    GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-			a[n++] = int_arg(
-			    GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
 		}
 		args.num_args = (size_t)n;
 		gw->chans[i].index = i;

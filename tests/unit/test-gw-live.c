@@ -1279,6 +1279,33 @@ test_stream_pause(void **state)
 	res_clear(&x.r);
 }
 
+/*
+ * Keepalive pings on a quiet stream must not make a default server close
+ * the connection (too many pings): the stream outlives many ping periods.
+ */
+static void
+test_keepalive_quiet_stream(void **state)
+{
+	struct gw_options	 o = { .target = target, .channels = 1,
+	    .call_timeout_ms = 5000, .keepalive_ms = 100,
+	    .api_key = API_KEY };
+	struct gw		*gw;
+	struct xres		 x = { 0 };
+	char			*err = NULL;
+
+	assert_non_null(gw = gw_new(base, &o, &err));
+	xstart(gw, "hang", &x);
+	run_for(6000);
+	assert_int_equal(x.r.n, 0);
+	x.r.order[x.r.norder] = '\0';
+	assert_string_equal(x.r.order, "R");
+	gw_exec_stream_cancel(x.x);
+	run_until(&x.r.n, 1);
+	assert_int_equal(x.r.err.rpc, RPC_ERR_CANCELLED);
+	gw_free(gw);
+	res_clear(&x.r);
+}
+
 /* gw_free with a stream and a call in flight: each reports once. */
 static void
 test_free_with_stream(void **state)
@@ -1320,6 +1347,7 @@ main(void)
 		T(test_stream_cancel),
 		T(test_stream_pause),
 		T(test_free_with_stream),
+		T(test_keepalive_quiet_stream),
 #undef T
 	};
 
