@@ -82,15 +82,16 @@ def test_ttl_expiry_reclaims_sandbox(daemon, gw, pb):
     assert res["state"] == "ready"
     sbxtest.wait_for(lambda: not daemon.call("lease.list")["leases"],
                      timeout=30, what="lease expiry")
+    import grpc
     import gwclient
-    c = gwclient.GatewayClient(gw.target)
+    c = gwclient.Client(gw.target)
     try:
-        info = c.get(sandbox)
+        info = c.call("Get", sandbox_id=sandbox)
         assert info.sandbox_status in (pb[0].SANDBOX_STATUS_COMPLETED,
                                        pb[0].SANDBOX_STATUS_FAILED,
                                        pb[0].SANDBOX_STATUS_TERMINATING)
-    except gwclient.grpc.RpcError as e:
-        assert e.code() == gwclient.grpc.StatusCode.NOT_FOUND
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_parallel_clients_no_mixup(daemon):
@@ -227,7 +228,6 @@ def test_sigterm_stops_leased_sandboxes(daemon, gw):
     daemon.proc.signal(15)
     assert daemon.proc.wait(30) == 0
     import gwclient
-    c = gwclient.GatewayClient(gw.target)
-    running = [s for s in c.list(tags=["sandboxd"]).sandboxes
-               if s.sandbox_status == 2]
-    assert running == []
+    c = gwclient.Client(gw.target)
+    running = c.call("List", tags=["sandboxd"]).sandboxes
+    assert list(running) == []
