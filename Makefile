@@ -45,7 +45,7 @@ LDFLAGS += $(SAN_FLAGS)
 endif
 CPPFLAGS += -std=gnu17 -D_GNU_SOURCE -I. -Icommon -I$(B)/proto $(PKG_CFLAGS) \
 	-DSANDBOXD_VERSION='"$(VERSION)"' -MMD -MP
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1)
+VERSION := 0.1.0
 
 # Generated protobuf-c code: the gateway's protos and the Timestamp import.
 PROTO_DIR   := proto/coreweave/sandbox/v1beta2

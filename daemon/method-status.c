@@ -1,4 +1,5 @@
 /* status: what the daemon is, and how its gateway and leases are. */
+#include <string.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -8,6 +9,29 @@
 #include "rpc.h"
 
 static const char *const no_params[] = { NULL };
+
+/* One word for the pool of channels: the best any channel is in. */
+static const char *
+gateway_state(json_t *gw)
+{
+	json_t		*ch;
+	const char	*st, *best = "unavailable";
+	size_t		 i;
+
+	json_array_foreach(json_object_get(gw, "channels"), i, ch) {
+		st = json_string_value(json_object_get(ch, "state"));
+		if (st == NULL)
+			continue;
+		if (strcmp(st, "ready") == 0)
+			return "ready";
+		if (strcmp(st, "connecting") == 0)
+			best = "connecting";
+		else if (strcmp(st, "idle") == 0 &&
+		    strcmp(best, "unavailable") == 0)
+			best = "idle";	/* not connected yet: connects on use */
+	}
+	return best;
+}
 
 static enum rpc_ret
 status(struct rpc_req *req)
@@ -19,6 +43,7 @@ status(struct rpc_req *req)
 		return RPC_NORMAL;
 	gw = gw_status_json(d->gw);
 	json_object_set_new(gw, "address", json_string(d->cfg.gateway.address));
+	json_object_set_new(gw, "state", json_string(gateway_state(gw)));
 	rpc_reply(req, json_pack("{s:s, s:i, s:f, s:i, s:s, s:o, s:i, s:i}",
 	    "version", SANDBOXD_VERSION,
 	    "pid", (int)getpid(),
