@@ -186,11 +186,16 @@ client_wait_readable(struct rpc_client *c, const sigset_t *waitmask,
     struct rpc_client_error *err)
 {
 	struct pollfd	 pfd = { .fd = c->fd, .events = POLLIN };
+	int		 n;
 
 	for (;;) {
 		if (client_interrupted(c))
 			return RPC_CLIENT_INTERRUPTED;
-		if (ppoll(&pfd, 1, NULL, waitmask) >= 0)
+		if (c->interrupt != NULL)
+			n = ppoll(&pfd, 1, NULL, waitmask);
+		else
+			n = poll(&pfd, 1, -1);
+		if (n >= 0)
 			return 0;
 		if (errno != EINTR)
 			return client_fail(err, SBCTL_EXIT_UNAVAILABLE,
@@ -229,11 +234,16 @@ static int
 client_read_line(struct rpc_client *c, const sigset_t *waitmask, char **line,
     size_t *len, struct rpc_client_error *err)
 {
-	struct evbuffer_ptr	 eol;
+	struct evbuffer_ptr	 from, eol;
+	size_t			 scanned = 0;
 	int			 rv;
 
 	for (;;) {
-		eol = evbuffer_search_eol(c->in, NULL, NULL, EVBUFFER_EOL_LF);
+		/* Search only what is new, so a long line costs O(n). */
+		if (evbuffer_ptr_set(c->in, &from, scanned,
+		    EVBUFFER_PTR_SET) == -1)
+			abort();
+		eol = evbuffer_search_eol(c->in, &from, NULL, EVBUFFER_EOL_LF);
 		if (eol.pos != -1) {
 			if ((size_t)eol.pos > c->max_line)
 				break;
@@ -242,7 +252,8 @@ client_read_line(struct rpc_client *c, const sigset_t *waitmask, char **line,
 				abort();
 			return 0;
 		}
-		if (evbuffer_get_length(c->in) > c->max_line)
+		scanned = evbuffer_get_length(c->in);
+		if (scanned > c->max_line)
 			break;
 		if ((rv = client_fill(c, waitmask, err)) != 0)
 			return rv;
