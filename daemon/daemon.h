@@ -18,6 +18,9 @@ struct gw;
 struct rpc_server;
 struct lease_table;
 struct local_gw;
+struct notify;
+struct metrics;
+struct metrics_http;
 
 struct daemon {
 	struct event_base	*base;
@@ -35,6 +38,9 @@ struct daemon {
 	struct rpc_server	*server;
 	struct lease_table	*leases;
 	struct local_gw		*local_gw;
+	struct notify		*notify;	/* sd_notify, watchdog */
+	struct metrics		*metrics;	/* counters, histograms */
+	struct metrics_http	*metrics_http;	/* NULL: no endpoint */
 
 	bool			 stopping;
 	struct event		*stop_timer;	/* gives up waiting at exit */

@@ -26,6 +26,8 @@
 #include "lease.h"
 #include "local-gw.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "paths.h"
 #include "rpc.h"
 #include "rpc-server.h"
@@ -126,14 +128,14 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGHUP: no configuration file to reload");
 		return;
 	}
-	sd_notify(0, "RELOADING=1");
+	notify_reloading(d->notify);
 	config_defaults(&cfg);
 	if (config_load(d->config_path, &cfg, &err) == -1) {
 		log_warnx("reload refused, keeping the running configuration: "
 		    "%s", err);
 		free(err);
 		config_free(&cfg);
-		sd_notify(0, "READY=1");
+		notify_ready(d->notify);
 		return;
 	}
 	log_set_verbosity((int)cfg.daemon.verbose);
@@ -148,7 +150,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	config_free(&cfg);
 	log_info("configuration reloaded from %s (gateway and socket "
 	    "settings need a restart)", d->config_path);
-	sd_notify(0, "READY=1");
+	notify_ready(d->notify);
 }
 
 /*
@@ -295,6 +297,7 @@ main(int argc, char **argv)
 	umask(022);
 	d->base = event_base_new();
 	d->started_ms = now_mono_ms();
+	d->metrics = metrics_new();
 	setup_paths(d, sock, state);
 	load_instance_id(d);
 	d->leases = lease_table_new(d);
@@ -312,8 +315,12 @@ main(int argc, char **argv)
 		evsignal_add(sigs[ch], NULL);
 	log_info("listening on %s (instance %s)", fd == -1 ? d->socket_path :
 	    "a socket from systemd", d->instance_id);
-	sd_notifyf(0, "READY=1\nSTATUS=serving on %s, gateway %s",
-	    d->socket_path, d->cfg.gateway.address);
+	if (d->cfg.daemon.metrics_listen != NULL &&
+	    (d->metrics_http = metrics_http_new(d, d->cfg.daemon.metrics_listen,
+	    false, &err)) == NULL)
+		fatalx("%s", err);
+	d->notify = notify_new(d);
+	notify_ready(d->notify);
 
 	event_base_dispatch(d->base);
 
@@ -322,10 +329,13 @@ main(int argc, char **argv)
 		event_free(sigs[ch]);
 	if (d->stop_timer != NULL)
 		event_free(d->stop_timer);
+	notify_free(d->notify);
+	metrics_http_free(d->metrics_http);
 	rpc_server_free(d->server);
 	lease_table_free(d->leases);
 	gw_free(d->gw);
 	grpc_shutdown();
+	metrics_free(d->metrics);
 	local_gw_free(d->local_gw);
 	credentials_free(&d->creds);
 	config_free(&d->cfg);

@@ -13,5 +13,7 @@ extern const struct rpc_method method_lease_wait;
 extern const struct rpc_method method_exec;
 extern const struct rpc_method method_file_write;
 extern const struct rpc_method method_file_read;
+extern const struct rpc_method method_metrics;
+extern const struct rpc_method method_gateway_check;
 
 #endif

@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "gw.h"
 #include "log.h"
 #include "methods.h"
+#include "metrics.h"
 #include "parse.h"
 #include "rpc.h"
 #include "xmalloc.h"
@@ -25,9 +27,27 @@ static const struct rpc_method *const methods[] = {
 	&method_exec,
 	&method_file_write,
 	&method_file_read,
+	&method_metrics,
+	&method_gateway_check,
+};
+
+/* A request and when it came, for the latency histograms. */
+struct timed_req {
+	struct rpc_req	 req;	/* first: the two pointers are one */
+	int64_t		 started_us;
 };
 
 static unsigned	pending;
+
+/* Monotonic microseconds. */
+static int64_t
+mono_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static const struct rpc_method *
 method_find(const char *name)
@@ -55,6 +75,7 @@ rpc_dispatch(struct daemon *d, struct rpc_client *c, json_t *id,
 {
 	const struct rpc_method	*m;
 	struct rpc_req		*req;
+	struct timed_req	*tr;
 	char			 msg[256];
 
 	if ((m = method_find(name)) == NULL) {
@@ -68,7 +89,9 @@ rpc_dispatch(struct daemon *d, struct rpc_client *c, json_t *id,
 		return early_fail(c, id, RPC_ERR_OVERLOADED,
 		    "sandboxd is shutting down");
 
-	req = xcalloc(1, sizeof *req);
+	tr = xcalloc(1, sizeof *tr);
+	tr->started_us = mono_us();
+	req = &tr->req;
 	req->d = d;
 	req->client = c;
 	rpc_client_ref(c);
@@ -88,6 +111,24 @@ rpc_dispatch(struct daemon *d, struct rpc_client *c, json_t *id,
 	m->exec(req);	/* req may be gone now */
 }
 
+/* Counts the request: method, outcome, a configured pool, latency. */
+static void
+req_count(struct rpc_req *req, json_t *msg)
+{
+	struct timed_req	*tr = (struct timed_req *)req;
+	json_t			*err = json_object_get(msg, "error");
+	const char		*kind = NULL, *pool;
+
+	if (err != NULL && (kind = json_string_value(json_object_get(
+	    json_object_get(err, "data"), "kind"))) == NULL)
+		kind = "error";
+	pool = json_string_value(json_object_get(req->params, "pool"));
+	if (pool != NULL && config_pool_find(&req->d->cfg, pool) == NULL)
+		pool = NULL;	/* only configured names become labels */
+	metrics_rpc_done(req->d->metrics, req->method->name, pool, kind,
+	    mono_us() - tr->started_us);
+}
+
 /* Sends the answer (if anyone still listens) and frees the request. */
 static void
 req_finish(struct rpc_req *req, json_t *msg)
@@ -95,6 +136,7 @@ req_finish(struct rpc_req *req, json_t *msg)
 	if (req->answered)
 		fatalx("request %s answered twice", req->method->name);
 	req->answered = true;
+	req_count(req, msg);
 	rpc_client_send(req->client, msg);
 	rpc_client_unref(req->client);
 	json_decref(req->params);
