@@ -78,6 +78,7 @@ main_options_parse(struct sbctl *sb, int argc, char **argv, char **socket)
 	return -1;
 }
 
+/* Runs one command with the global options applied; its status is ours. */
 int
 main(int argc, char **argv)
 {
