@@ -51,7 +51,8 @@ fuzz-force: ;
 
 $(FUZZ_B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -std=gnu17 -D_GNU_SOURCE -I. -Icommon -Idaemon \
+	@echo "  FUZZ-LD $@"
+	@$(FUZZ_CC) -std=gnu17 -D_GNU_SOURCE -I. -Icommon -Idaemon \
 		-I$(FUZZ_B)/proto $(PKG_CFLAGS) $(FUZZ_CFLAGS) $(FUZZ_WARN) \
 		-fsanitize=fuzzer -o $@ $< $(FUZZ_LIBS) $(PKG_LIBS)
 
