@@ -18,11 +18,14 @@
  *	acquires COUNT leases over THREADS connections (kept: the memory case)
  *   rpc-bench warm SOCK N WARMUP POOL
  *	lease.acquire from a warm pool then lease.release, N samples
+ *   rpc-bench has SOCK METHOD
+ *	exit 0 when sandboxd has METHOD, 1 when it answers method_not_found
  *
  * PARAMS is a JSON object.  Any error reply stops the run with the error.
  */
 #include <pthread.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "client/rpc-client.h"
@@ -376,6 +379,28 @@ cmd_leases(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * One acquire from POOL without waiting: the result, or NULL when the pool
+ * was empty (pool_exhausted: the sample is skipped, counted, and retried
+ * after a pause so the pool can refill).  Other errors are fatal.
+ */
+static json_t *
+warm_acquire(struct rpc_client *c, const char *pool)
+{
+	struct rpc_client_error	 err;
+	json_t			*res, *error;
+
+	if (rpc_client_call(c, "lease.acquire", json_pack("{s:s, s:s}",
+	    "pool", pool, "wait", "0s"), &res, &error, &err) != 0)
+		fatalx("lease.acquire: %s", err.message);
+	if (error == NULL)
+		return res;
+	if (rpc_error_kind_of(error) != RPC_ERR_POOL_EXHAUSTED)
+		fatalx("lease.acquire: %s", rpc_error_message_of(error));
+	json_decref(error);
+	return NULL;
+}
+
 /* warm: acquire from POOL then release, timing the pair. */
 static int
 cmd_warm(int argc, char **argv)
@@ -383,7 +408,7 @@ cmd_warm(int argc, char **argv)
 	struct bench_samples	 s = { 0 }, acq = { 0 };
 	struct rpc_client	*c;
 	json_t			*r, *out;
-	long			 n, warm, i;
+	long			 n, warm, i, empty = 0;
 	int64_t			 t0, t1;
 
 	if (argc != 6)
@@ -393,8 +418,12 @@ cmd_warm(int argc, char **argv)
 	c = connect_or_die(argv[2]);
 	for (i = 0; i < warm + n; i++) {
 		t0 = bench_now_ns();
-		r = call_or_die(c, "lease.acquire",
-		    json_pack("{s:s, s:s}", "pool", argv[5], "wait", "0s"));
+		if ((r = warm_acquire(c, argv[5])) == NULL) {
+			empty++;
+			i--;
+			usleep(20000);
+			continue;
+		}
 		t1 = bench_now_ns();
 		json_decref(call_or_die(c, "lease.release",
 		    json_pack("{s:O}", "lease", json_object_get(r, "id"))));
@@ -406,11 +435,36 @@ cmd_warm(int argc, char **argv)
 	}
 	out = bench_summary(&s);
 	json_object_set_new(out, "acquire", bench_summary(&acq));
+	json_object_set_new(out, "pool_empty", json_integer(empty));
 	bench_print(out);
 	rpc_client_close(c);
 	free(s.v);
 	free(acq.v);
 	return 0;
+}
+
+/* has: exit 0 when sandboxd knows METHOD, 1 when it does not. */
+static int
+cmd_has(int argc, char **argv)
+{
+	struct rpc_client_error	 err;
+	struct rpc_client	*c;
+	json_t			*res, *error;
+	int			 rv = 0;
+
+	if (argc != 4)
+		fatalx("usage: rpc-bench has SOCK METHOD");
+	c = connect_or_die(argv[2]);
+	/* No params: a known method answers invalid_params or a result. */
+	if (rpc_client_call(c, argv[3], NULL, &res, &error, &err) != 0)
+		fatalx("%s: %s", argv[3], err.message);
+	if (error != NULL &&
+	    rpc_error_kind_of(error) == RPC_ERR_METHOD_NOT_FOUND)
+		rv = 1;
+	json_decref(res);
+	json_decref(error);
+	rpc_client_close(c);
+	return rv;
 }
 
 static const struct {
@@ -424,6 +478,7 @@ static const struct {
 	{ "lease", cmd_lease },
 	{ "leases", cmd_leases },
 	{ "warm", cmd_warm },
+	{ "has", cmd_has },
 };
 
 int
@@ -436,5 +491,5 @@ main(int argc, char **argv)
 		if (strcmp(argv[1], cmds[i].name) == 0)
 			return cmds[i].fn(argc, argv);
 	}
-	fatalx("usage: rpc-bench call|lat|pair|tput|lease|leases|warm SOCK ...");
+	fatalx("usage: rpc-bench call|lat|pair|tput|lease|leases|warm|has SOCK ...");
 }
