@@ -29,9 +29,10 @@ check_done(void *arg, const struct gw_error *err, const struct gw_sandbox *sb,
 	struct daemon	*d = c->req->d;
 	json_t		*r;
 
-	r = json_pack("{s:b, s:s?, s:s?, s:I}", "ok", err == NULL,
+	r = json_pack("{s:b, s:s?, s:s?, s:I, s:f}", "ok", err == NULL,
 	    "address", d->cfg.gateway.address, "target", d->gateway_target,
-	    "latency_ms", (json_int_t)(now_mono_ms() - c->started_ms));
+	    "latency_ms", (json_int_t)(now_mono_ms() - c->started_ms),
+	    "time", now_wall_ms() / 1000.0);	/* doctor's clock check */
 	if (err != NULL) {
 		json_object_set_new(r, "kind", json_string(rpc_err_kind(
 		    err->rpc)));
