@@ -51,9 +51,9 @@ struct config_gateway {
 struct config_budget {
 	char		*name;		/* NULL for [budget]; user/group name */
 	int64_t		 max_sandboxes;	/* 0 = unlimited */
-	int64_t		 max_lifetime;	/* ms, 30m: sent upstream */
+	int64_t		 max_lifetime;	/* ms, 1h: sent upstream */
 	int64_t		 max_lease_ttl;	/* ms, 24h */
-	int64_t		 default_lease_ttl;	/* ms, 30m */
+	int64_t		 default_lease_ttl;	/* ms, 15m */
 	int64_t		 max_leases;	/* per user, 0 = unlimited */
 	int64_t		 sandbox_seconds;	/* per window, 0 = unlimited */
 	int64_t		 window;	/* ms, 24h */
@@ -76,14 +76,19 @@ struct config_pool {
 	int		 nenv;
 	char		**tags;		/* `tags = a, b`, repeatable */
 	int		 ntags;
+	char		**files;	/* `file = LOCAL:REMOTE`, repeatable */
+	int		 nfiles;
+	char		**secrets;	/* `secret = STORE:PATH:FIELD:ENV` */
+	int		 nsecrets;
 	char		*egress;
 	int64_t		 max_lifetime;	/* ms, 0 = budget's */
 	int64_t		 warm;		/* -1 = auto */
 	int64_t		 warm_min;
 	int64_t		 warm_max;
 	int64_t		 max;		/* 0 = unlimited */
-	int64_t		 min_remaining;	/* ms, 5m */
+	int64_t		 min_remaining;	/* ms, 0: the default lease ttl */
 	int64_t		 max_starting;	/* 4 */
+	int64_t		 demand_window;	/* ms, 60s: warm = auto's memory */
 	bool		 is_default;
 };
 

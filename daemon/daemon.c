@@ -7,6 +7,9 @@
 #include "daemon.h"
 #include "lease.h"
 #include "log.h"
+#include "methods.h"
+#include "pool.h"
+#include "reaper.h"
 #include "rpc.h"
 #include "rpc-server.h"
 
@@ -55,9 +58,12 @@ daemon_shutdown(struct daemon *d)
 	d->stop_timer = evtimer_new(d->base, stop_timeout, d);
 	evtimer_add(d->stop_timer, &tv);
 	/* Nothing keeps a sandbox's state across restarts yet: stop all. */
+	lease_acquire_shutdown();
+	if (d->pools != NULL)
+		pools_shutdown(d->pools);
 	for (l = lease_first(d->leases); l != NULL; l = next) {
 		next = lease_next(l);
-		if (l->state != LEASE_RELEASING && l->state != LEASE_STARTING)
+		if (l->state != LEASE_STARTING)
 			lease_stop(l, LEASE_RELEASING, NULL, NULL);
 	}
 	daemon_check_idle(d);
@@ -66,7 +72,9 @@ daemon_shutdown(struct daemon *d)
 void
 daemon_check_idle(struct daemon *d)
 {
-	if (d->stopping && lease_count(d->leases) == 0 && rpc_pending() == 0)
+	if (d->stopping && lease_count(d->leases) == 0 && rpc_pending() == 0 &&
+	    (d->reaper == NULL || reaper_pending(d->reaper) == 0) &&
+	    (d->pools == NULL || pools_busy(d->pools) == 0))
 		event_base_loopexit(d->base, NULL);
 }
 

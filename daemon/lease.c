@@ -8,6 +8,8 @@
 #include "lease.h"
 #include "lease-wait.h"
 #include "log.h"
+#include "pool.h"
+#include "reaper.h"
 #include "xmalloc.h"
 
 struct lease_table {
@@ -135,6 +137,8 @@ lease_remove(struct lease *l)
 	if (l->poll != NULL)
 		event_del(l->poll);
 	lease_wait_abort(l);
+	if (l->pool != NULL)
+		pool_lease_gone(d, l->pool);
 	lease_unref(l);
 	daemon_check_idle(d);
 }
@@ -157,6 +161,7 @@ lease_unref(struct lease *l)
 	json_decref(l->tags);
 	free(l->sandbox_id);
 	free(l->image);
+	free(l->pool);
 	free(l->status_reason);
 	free(l);
 }
@@ -167,7 +172,7 @@ lease_expired(evutil_socket_t fd, short what, void *arg)
 {
 	struct lease	*l = arg;
 
-	if (l->state == LEASE_RELEASING || l->removed)
+	if (l->removed)
 		return;
 	log_info("lease %s expired after %llds: stopping %s", l->id,
 	    (long long)(l->ttl_ms / 1000), l->sandbox_id);
@@ -236,7 +241,7 @@ lease_to_json(const struct lease *l)
 {
 	json_t	*o;
 
-	o = json_pack("{s:s, s:s?, s:i, s:s, s:s, s:s, s:s?, s:n, s:O, "
+	o = json_pack("{s:s, s:s?, s:i, s:s, s:s, s:s, s:s?, s:s?, s:b, s:O, "
 	    "s:f, s:I}",
 	    "id", l->id,
 	    "sandbox_id", l->sandbox_id,
@@ -245,7 +250,8 @@ lease_to_json(const struct lease *l)
 	    "state", lease_state_name(l->state),
 	    "sandbox_status", gw_status_name(l->sandbox_status),
 	    "image", l->image,
-	    "pool",
+	    "pool", l->pool,
+	    "warm", l->warm,
 	    "tags", l->tags,
 	    "created_at", l->created_ms / 1000.0,
 	    "ttl_s", (json_int_t)(l->ttl_ms / 1000));
@@ -259,61 +265,15 @@ lease_to_json(const struct lease *l)
 	return o;
 }
 
-struct lease_stop {
-	struct lease	*l;
-	gw_done_cb	*done;
-	void		*arg;
-	enum lease_state prev;
-	enum lease_state why;
-};
-
-static void
-lease_stopped(void *arg, const struct gw_error *err)
-{
-	struct lease_stop	*ls = arg;
-	struct lease		*l = ls->l;
-	struct daemon		*d = l->d;
-	struct timeval		 retry = { 5, 0 };
-
-	if (err != NULL) {
-		log_warnx("lease %s: stopping %s failed: %s", l->id,
-		    l->sandbox_id, err->message);
-		if (!l->removed && ls->why == LEASE_EXPIRED) {
-			/* A lease past its TTL must not bill on: retry. */
-			l->state = LEASE_READY;
-			evtimer_add(l->expiry, &retry);
-		} else if (!l->removed)
-			l->state = ls->prev;
-	} else {
-		log_info("lease %s: sandbox %s stopped (%s)", l->id,
-		    l->sandbox_id, lease_state_name(l->state));
-		lease_remove(l);
-	}
-	if (ls->done != NULL)
-		ls->done(ls->arg, err);
-	lease_unref(l);
-	free(ls);
-	daemon_check_idle(d);
-}
-
 void
 lease_stop(struct lease *l, enum lease_state why, gw_done_cb *done,
     void *arg)
 {
-	struct lease_stop	*ls = xcalloc(1, sizeof *ls);
-
-	ls->l = l;
-	ls->done = done;
-	ls->arg = arg;
-	ls->prev = l->state;
-	ls->why = why;
-	lease_ref(l);
-	l->state = why == LEASE_EXPIRED ? LEASE_EXPIRED : LEASE_RELEASING;
-	if (l->expiry != NULL)
-		event_del(l->expiry);
-	if (l->sandbox_id == NULL) {
-		lease_stopped(ls, NULL);
-		return;
-	}
-	gw_stop(l->d->gw, l->sandbox_id, 10, lease_stopped, ls);
+	l->state = why;
+	if (l->sandbox_id != NULL)
+		reaper_stop(l->d->reaper, l->sandbox_id, lease_state_name(why),
+		    done, arg);
+	else if (done != NULL)
+		done(arg, NULL);
+	lease_remove(l);
 }

@@ -47,6 +47,8 @@ struct lease {
 	enum lease_state	 state;
 	enum gw_status		 sandbox_status;
 	char			*image;
+	char			*pool;		/* NULL: not from a pool */
+	bool			 warm;		/* claimed ready from a pool */
 	json_t			*tags;		/* array of strings */
 	int64_t			 created_ms;	/* wall clock */
 	int64_t			 expires_ms;	/* wall clock; 0 while starting */
@@ -92,8 +94,9 @@ const char	*lease_state_name(enum lease_state);
 json_t		*lease_to_json(const struct lease *);
 
 /*
- * Stops the lease's sandbox and removes the lease; `done` (may be NULL)
- * runs with the outcome.  Used by release, expiry and shutdown.
+ * Removes the lease now and hands its sandbox to the reaper, which stops
+ * it and retries until the gateway confirms; `done` (may be NULL) runs
+ * then.  Used by release, expiry, abandoned requests and shutdown.
  */
 void		 lease_stop(struct lease *, enum lease_state why,
 		    gw_done_cb *done, void *arg);

@@ -1,10 +1,12 @@
 /*
- * lease.acquire: start a sandbox (idle keep-alive, or a job's command) and
- * answer once it is RUNNING.  Polling Get runs on loop timers with the
- * SDK's backoff (200 ms, ×1.5, capped at 2 s), so nothing blocks.  If the
- * client leaves or the daemon stops before the answer, nobody holds the
- * sandbox: it is stopped at once.
+ * lease.acquire: lease a sandbox.  From a warm pool it is answered from
+ * memory; otherwise a sandbox is started (idle keep-alive, or a job's
+ * command) and the answer comes once it is RUNNING (starter.c polls
+ * without blocking).  If the client leaves or the daemon stops before the
+ * answer, nobody holds the sandbox: it is stopped at once.
  */
+#include <sys/queue.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,152 +14,159 @@
 #include "daemon.h"
 #include "lease.h"
 #include "log.h"
+#include "methods.h"
 #include "params.h"
+#include "pool.h"
 #include "rpc.h"
+#include "starter.h"
 #include "xmalloc.h"
 
-#define POLL_FIRST_MS	200
-#define POLL_MAX_MS	2000
 #define LIFETIME_MARGIN_S 60
 
 struct acquire {
-	struct rpc_req	*req;
-	struct lease	*l;
-	int64_t		 ttl_ms;
-	int64_t		 deadline;	/* monotonic */
-	int64_t		 delay_ms;
-	struct event	*timer;
+	struct rpc_req		*req;
+	struct lease		*l;		/* cold starts; set at claim */
+	struct pool		*pool;		/* NULL: no pool */
+	char			*pool_name;
+	int64_t			 ttl_ms;
+	struct starter		*st;
+	struct pool_waiter	*waiter;
+	json_t			*note;		/* how the request was met */
+	json_t			*files;		/* written after a warm claim */
+	size_t			 nextfile;
+	bool			 hooked;	/* close hook registered */
+	TAILQ_ENTRY(acquire)	 entry;
 };
 
-static void	acquire_poll(evutil_socket_t, short, void *);
+/* Acquisitions in progress, so shutdown can call them off. */
+static TAILQ_HEAD(, acquire) acquiring = TAILQ_HEAD_INITIALIZER(acquiring);
+
+static void	acquire_client_gone(void *, struct rpc_client *);
+
+static struct acquire *
+acquire_new(struct rpc_req *req, int64_t ttl)
+{
+	struct acquire	*a = xcalloc(1, sizeof *a);
+
+	a->req = req;
+	a->ttl_ms = ttl;
+	rpc_client_on_close(req->client, acquire_client_gone, a);
+	a->hooked = true;
+	TAILQ_INSERT_TAIL(&acquiring, a, entry);
+	return a;
+}
 
 static void
 acquire_free(struct acquire *a)
 {
-	if (a->timer != NULL)
-		event_free(a->timer);
-	lease_unref(a->l);
+	TAILQ_REMOVE(&acquiring, a, entry);
+	if (a->hooked)
+		rpc_client_on_close_cancel(a->req->client, acquire_client_gone,
+		    a);
+	if (a->l != NULL)
+		lease_unref(a->l);
+	json_decref(a->note);
+	json_decref(a->files);
+	free(a->pool_name);
 	free(a);
 }
 
-/* Gives up: the sandbox (if any) is stopped, the lease forgotten. */
 static void
-acquire_abandon(struct acquire *a)
+acquire_fail(struct acquire *a, enum rpc_err e, json_t *data, const char *msg)
 {
-	if (!a->l->removed)
+	if (a->l != NULL && !a->l->removed)
 		lease_stop(a->l, LEASE_RELEASING, NULL, NULL);
-}
-
-static void
-acquire_fail(struct acquire *a, enum rpc_err e, const char *msg)
-{
-	acquire_abandon(a);
-	rpc_fail(a->req, e, NULL, "%s", msg);
+	rpc_fail(a->req, e, data, "%s", msg);
 	acquire_free(a);
 }
 
+/* Answers with the lease; logs the event with journal fields. */
 static void
-acquire_ready(struct acquire *a)
+acquire_reply(struct acquire *a)
 {
 	struct lease	*l = a->l;
-	const char	*fields[] = { NULL, NULL, NULL, NULL };
-	char		 f0[64], f1[96], f2[32];
+	const char	*fields[5] = { NULL };
+	char		 f0[64], f1[96], f2[32], f3[96];
+	json_t		*o;
 
-	if (l->state == LEASE_STARTING)
-		lease_set_ready(l, a->ttl_ms);
 	snprintf(f0, sizeof f0, "LEASE_ID=%s", l->id);
 	snprintf(f1, sizeof f1, "SANDBOX_ID=%s", l->sandbox_id);
 	snprintf(f2, sizeof f2, "OWNER_UID=%u", (unsigned)l->owner_uid);
+	snprintf(f3, sizeof f3, "POOL=%s", l->pool ? l->pool : "");
 	fields[0] = f0;
 	fields[1] = f1;
 	fields[2] = f2;
-	log_event(fields, "lease %s: sandbox %s %s for uid %u", l->id,
-	    l->sandbox_id, lease_state_name(l->state), (unsigned)l->owner_uid);
-	rpc_reply(a->req, lease_to_json(l));
+	fields[3] = f3;
+	log_event(fields, "lease %s: sandbox %s %s for uid %u%s%s%s", l->id,
+	    l->sandbox_id, lease_state_name(l->state), (unsigned)l->owner_uid,
+	    l->pool ? " (pool " : "", l->pool ? l->pool : "",
+	    l->pool ? (l->warm ? ", warm)" : ", cold)") : "");
+	o = lease_to_json(l);
+	if (a->note != NULL)
+		json_object_set(o, "notes", a->note);
+	rpc_reply(a->req, o);
 	acquire_free(a);
 }
 
-/* Decides what a reported status means for the waiting request. */
+/* The client left before the answer: nobody will hold this sandbox. */
 static void
-acquire_check(struct acquire *a, const struct gw_sandbox *sb)
+acquire_client_gone(void *arg, struct rpc_client *c)
 {
-	struct lease	*l = a->l;
-	struct timeval	 tv;
-	char		 msg[512];
+	struct acquire	*a = arg;
 
-	if (!rpc_client_alive(a->req->client) || a->req->d->stopping ||
-	    l->removed) {
-		acquire_fail(a, RPC_ERR_CANCELLED, "request abandoned");
+	a->hooked = false;
+	if (a->st != NULL)
+		starter_cancel(a->st, "client went away");
+	else if (a->waiter != NULL) {
+		pool_waiter_cancel(a->waiter);
+		a->waiter = NULL;
+		rpc_fail(a->req, RPC_ERR_CANCELLED, NULL, "client went away");
+		acquire_free(a);
+	}
+}
+
+void
+lease_acquire_shutdown(void)
+{
+	struct acquire	*a, *next;
+
+	for (a = TAILQ_FIRST(&acquiring); a != NULL; a = next) {
+		next = TAILQ_NEXT(a, entry);
+		if (a->st != NULL)
+			starter_cancel(a->st, "sandboxd is shutting down");
+		else if (a->waiter != NULL) {
+			pool_waiter_cancel(a->waiter);
+			a->waiter = NULL;
+			rpc_fail(a->req, RPC_ERR_OVERLOADED, NULL,
+			    "sandboxd is shutting down");
+			acquire_free(a);
+		}
+	}
+}
+
+static void
+cold_started(void *arg, const struct gw_error *err,
+    const struct gw_sandbox *sb, const char *sandbox_id)
+{
+	struct acquire	*a = arg;
+	struct lease	*l = a->l;
+
+	a->st = NULL;
+	if (sandbox_id != NULL && l->sandbox_id == NULL)
+		l->sandbox_id = xstrdup(sandbox_id);
+	if (err != NULL) {
+		acquire_fail(a, err->rpc, NULL, err->message);
+		return;
+	}
+	if (a->req->d->stopping) {
+		acquire_fail(a, RPC_ERR_CANCELLED, NULL,
+		    "sandboxd is shutting down");
 		return;
 	}
 	lease_update(l, sb);
-	if (sb->status == GW_STATUS_RUNNING) {
-		acquire_ready(a);
-		return;
-	}
-	if (gw_status_terminal(sb->status)) {
-		if (l->kind == LEASE_JOB) {
-			lease_set_ready(l, a->ttl_ms);
-			lease_update(l, sb);	/* completed or failed */
-			acquire_ready(a);
-			return;
-		}
-		snprintf(msg, sizeof msg, "sandbox %s ended while starting "
-		    "(%s)%s%s", sb->id, gw_status_name(sb->status),
-		    sb->status_reason[0] ? ": " : "", sb->status_reason);
-		acquire_fail(a, RPC_ERR_SANDBOX_FAILED, msg);
-		return;
-	}
-	if (now_mono_ms() >= a->deadline) {
-		snprintf(msg, sizeof msg, "sandbox %s was not running in time "
-		    "(still %s)", sb->id, gw_status_name(sb->status));
-		acquire_fail(a, RPC_ERR_DEADLINE_EXCEEDED, msg);
-		return;
-	}
-	tv.tv_sec = a->delay_ms / 1000;
-	tv.tv_usec = (a->delay_ms % 1000) * 1000;
-	evtimer_add(a->timer, &tv);
-	a->delay_ms = a->delay_ms * 3 / 2;
-	if (a->delay_ms > POLL_MAX_MS)
-		a->delay_ms = POLL_MAX_MS;
-}
-
-static void
-acquire_got(void *arg, const struct gw_error *err, const struct gw_sandbox *sb)
-{
-	struct acquire	*a = arg;
-
-	if (err != NULL) {
-		acquire_fail(a, err->rpc, err->message);
-		return;
-	}
-	acquire_check(a, sb);
-}
-
-static void
-acquire_poll(evutil_socket_t fd, short what, void *arg)
-{
-	struct acquire	*a = arg;
-
-	gw_get(a->req->d->gw, a->l->sandbox_id, acquire_got, a);
-}
-
-static void
-acquire_started(void *arg, const struct gw_error *err,
-    const struct gw_sandbox *sb)
-{
-	struct acquire	*a = arg;
-
-	if (err != NULL) {
-		lease_remove(a->l);
-		rpc_fail_gw(a->req, err);
-		acquire_free(a);
-		return;
-	}
-	a->l->sandbox_id = xstrdup(sb->id);
-	log_debug("lease %s: started %s (%s)", a->l->id, sb->id,
-	    gw_status_name(sb->status));
-	acquire_check(a, sb);
+	lease_set_ready(l, a->ttl_ms);
+	lease_update(l, sb);		/* a job may already have finished */
+	acquire_reply(a);
 }
 
 /* Storage for the parsed request; the gw_spec points into it. */
@@ -172,6 +181,9 @@ struct spec_parts {
 	struct gw_secret *secrets;
 	char		*instance_tag;
 	char		*req_tag;
+	char		*pool_tag;
+	struct gw_kv	*merged_env;
+	struct gw_file	*merged_files;
 };
 
 static void
@@ -190,6 +202,9 @@ spec_parts_free(struct spec_parts *p)
 	free(p->secrets);
 	free(p->instance_tag);
 	free(p->req_tag);
+	free(p->pool_tag);
+	free(p->merged_env);
+	free(p->merged_files);
 }
 
 static int
@@ -284,24 +299,40 @@ parse_secrets(struct rpc_req *req, struct spec_parts *p)
 	return 0;
 }
 
-/* Our tags first (for reconciliation), then the caller's. */
+/* Our tags first (for reconciliation), then the pool's, the caller's. */
 static void
-build_tags(struct daemon *d, struct lease *l, struct spec_parts *p, int nuser)
+build_tags(struct daemon *d, struct lease *l, struct spec_parts *p, int nuser,
+    struct pool *pool)
 {
-	int	i, n = 0;
+	const struct gw_spec	*ps = pool ? pool_gw_spec(pool) : NULL;
+	int			 i, n = 0, npool = ps ? ps->ntags : 0;
 
 	p->instance_tag = xasprintf("sandboxd-instance:%s", d->instance_id);
 	p->req_tag = xasprintf("sandboxd-req:%s", l->id);
-	p->tags = xcalloc(nuser + 4, sizeof *p->tags);
+	p->pool_tag = pool ? xasprintf("sandboxd-pool:%s", pool_name(pool)) :
+	    NULL;
+	p->tags = xcalloc(nuser + npool + 5, sizeof *p->tags);
 	p->tags[n++] = "sandboxd";
 	p->tags[n++] = p->instance_tag;
 	p->tags[n++] = p->req_tag;
-	for (i = 0; i < nuser; i++) {
+	if (p->pool_tag != NULL)
+		p->tags[n++] = p->pool_tag;
+	for (i = 0; i < npool; i++)
+		p->tags[n++] = ps->tags[i];
+	for (i = 0; i < nuser; i++)
 		p->tags[n++] = p->usertags[i];
-		json_array_append_new(l->tags, json_string(p->usertags[i]));
-	}
 	p->spec.tags = p->tags;
 	p->spec.ntags = n;
+}
+
+/* The caller's tags go on the lease whatever the sandbox carries. */
+static void
+lease_set_tags(struct lease *l, struct spec_parts *p, int nuser)
+{
+	int	i;
+
+	for (i = 0; i < nuser; i++)
+		json_array_append_new(l->tags, json_string(p->usertags[i]));
 }
 
 static int
@@ -365,10 +396,249 @@ lease_ttl(struct rpc_req *req, int64_t *ttl)
 	return 0;
 }
 
+
+/* Members of the request that a pool's fixed spec cannot honour. */
+static const char *
+pool_conflict(struct rpc_req *req)
+{
+	static const char *const fixed[] = {
+		"image", "cpu", "memory", "gpu_count", "gpu_type", "egress",
+		"secrets", "command", NULL
+	};
+	const char *const	*k;
+
+	for (k = fixed; *k != NULL; k++) {
+		if (json_object_get(req->params, *k) != NULL)
+			return *k;
+	}
+	return NULL;
+}
+
+/* Starts the lease's sandbox from `p->spec` and answers when it runs. */
+static void
+start_cold(struct acquire *a, struct spec_parts *p, int nusertags,
+    int64_t wait, struct pool *pool)
+{
+	struct daemon	*d = a->req->d;
+	int64_t		 lifetime_s;
+
+	a->l = lease_new(d->leases, a->req->peer.uid, a->req->peer.pid,
+	    p->spec.command != NULL ? LEASE_JOB : LEASE_INTERACTIVE);
+	lease_ref(a->l);
+	if (p->spec.image != NULL)
+		a->l->image = xstrdup(p->spec.image);
+	if (pool != NULL) {
+		a->l->pool = xstrdup(pool_name(pool));
+		pool_count_cold(pool);
+	}
+	build_tags(d, a->l, p, nusertags, pool);
+	lease_set_tags(a->l, p, nusertags);
+	/* Bound the bill even if this daemon dies: TTL plus a margin. */
+	lifetime_s = a->ttl_ms / 1000 + LIFETIME_MARGIN_S;
+	if (d->cfg.budget.max_lifetime > 0 &&
+	    lifetime_s > d->cfg.budget.max_lifetime / 1000)
+		lifetime_s = d->cfg.budget.max_lifetime / 1000;
+	p->spec.max_lifetime_s = (int32_t)lifetime_s;
+	a->st = starter_start(d, &p->spec, wait, cold_started, a);
+}
+
+/* The pool's spec with the caller's env laid over the pool's. */
+static void
+spec_from_pool(struct spec_parts *p, struct pool *pool)
+{
+	const struct gw_spec	*ps = pool_gw_spec(pool);
+	const struct gw_kv	*env = p->spec.env;
+	int			 nenv = p->spec.nenv, i, j, n = 0, n_files;
+
+	p->merged_env = xcalloc((size_t)(ps->nenv + nenv) + 1,
+	    sizeof *p->merged_env);
+	for (i = 0; i < ps->nenv; i++) {
+		for (j = 0; j < nenv; j++)
+			if (strcmp(env[j].key, ps->env[i].key) == 0)
+				break;
+		if (j == nenv)
+			p->merged_env[n++] = ps->env[i];
+	}
+	for (j = 0; j < nenv; j++)
+		p->merged_env[n++] = env[j];
+	p->merged_files = xcalloc((size_t)(ps->nfiles + p->spec.nfiles) + 1,
+	    sizeof *p->merged_files);
+	for (i = 0; i < ps->nfiles; i++)
+		p->merged_files[i] = ps->files[i];
+	for (j = 0; j < p->spec.nfiles; j++)
+		p->merged_files[i + j] = p->spec.files[j];
+	n_files = i + j;
+	p->spec = *ps;
+	p->spec.env = p->merged_env;
+	p->spec.nenv = n;
+	p->spec.files = p->merged_files;
+	p->spec.nfiles = n_files;
+}
+
+static void	write_next_file(struct acquire *);
+
+static void
+file_written(void *arg, const struct gw_error *err)
+{
+	struct acquire	*a = arg;
+	char		 msg[600];
+
+	if (err != NULL) {
+		snprintf(msg, sizeof msg, "writing files[%zu] into the warm "
+		    "sandbox failed: %s", a->nextfile - 1, err->message);
+		acquire_fail(a, err->rpc, NULL, msg);
+		return;
+	}
+	write_next_file(a);
+}
+
+/* Files asked for with a warm claim go in by AddFile, one by one. */
+static void
+write_next_file(struct acquire *a)
+{
+	json_t		*f = json_array_get(a->files, a->nextfile);
+	unsigned char	*data;
+	const char	*b64;
+	size_t		 len;
+
+	if (f == NULL || !rpc_client_alive(a->req->client)) {
+		if (!rpc_client_alive(a->req->client)) {
+			acquire_fail(a, RPC_ERR_CANCELLED, NULL,
+			    "client went away");
+			return;
+		}
+		acquire_reply(a);
+		return;
+	}
+	a->nextfile++;
+	b64 = json_string_value(json_object_get(f, "data_b64"));
+	if (b64_decode(b64, strlen(b64), &data, &len) == -1)
+		fatalx("files were checked when the request came in");
+	gw_add_file(a->req->d->gw, a->l->sandbox_id,
+	    json_string_value(json_object_get(f, "path")), data, len,
+	    file_written, a);
+	free(data);
+}
+
+/* A pool sandbox is ours: make it a lease. */
+static void
+claimed(struct acquire *a, const char *sandbox_id, bool warm)
+{
+	struct daemon	*d = a->req->d;
+	struct lease	*l;
+
+	l = a->l = lease_new(d->leases, a->req->peer.uid, a->req->peer.pid,
+	    LEASE_INTERACTIVE);
+	lease_ref(l);
+	l->sandbox_id = xstrdup(sandbox_id);
+	l->pool = xstrdup(a->pool_name);
+	l->warm = warm;
+	l->sandbox_status = GW_STATUS_RUNNING;
+	if (json_is_array(json_object_get(a->req->params, "tags")))
+		json_array_extend(l->tags, json_object_get(a->req->params,
+		    "tags"));
+	if (pool_gw_spec(a->pool)->image != NULL)
+		l->image = xstrdup(pool_gw_spec(a->pool)->image);
+	lease_set_ready(l, a->ttl_ms);
+	if (a->files != NULL) {
+		write_next_file(a);
+		return;
+	}
+	acquire_reply(a);
+}
+
+static void
+claim_done(void *arg, const struct gw_error *err, const char *sandbox_id,
+    int64_t retry_after)
+{
+	struct acquire	*a = arg;
+
+	a->waiter = NULL;
+	if (err != NULL) {
+		acquire_fail(a, err->rpc, retry_after > 0 ? json_pack("{s:s, "
+		    "s:I}", "pool", a->pool_name, "retry_after_ms",
+		    (json_int_t)retry_after) : NULL, err->message);
+		return;
+	}
+	claimed(a, sandbox_id, false);
+}
+
 static const char *const acquire_params[] = {
 	"image", "cpu", "memory", "gpu_count", "gpu_type", "env", "tags",
-	"ttl", "files", "secrets", "egress", "command", "wait", NULL
+	"ttl", "files", "secrets", "egress", "command", "wait", "pool", NULL
 };
+
+/* Which pool serves this request, if any; -1 when answered (error). */
+static int
+choose_pool(struct rpc_req *req, struct pool **pool)
+{
+	const char	*name, *conflict;
+
+	*pool = NULL;
+	if (params_string(req, "pool", false, &name) == -1)
+		return -1;
+	conflict = pool_conflict(req);
+	if (name == NULL) {
+		if (conflict == NULL && req->d->pools != NULL)
+			*pool = pool_default(req->d->pools);
+		return 0;
+	}
+	if (req->d->pools == NULL ||
+	    (*pool = pool_find(req->d->pools, name)) == NULL) {
+		rpc_fail(req, RPC_ERR_NOT_FOUND, NULL, "no pool named \"%.64s\"",
+		    name);
+		return -1;
+	}
+	if (conflict != NULL) {
+		rpc_fail(req, RPC_ERR_INVALID_PARAMS, NULL, "pool %s fixes the "
+		    "image, resources, egress, secrets and command of its "
+		    "sandboxes: leave out \"%s\" or do not name a pool", name,
+		    conflict);
+		return -1;
+	}
+	return 0;
+}
+
+/* From a pool: a warm claim, a wait in line, or a cold start. */
+static enum rpc_ret
+acquire_pooled(struct acquire *a, struct spec_parts *p, int nusertags,
+    int64_t wait)
+{
+	char	*sid = NULL;
+	int	 rc;
+
+	a->pool_name = xstrdup(pool_name(a->pool));
+	if (p->spec.nenv > 0) {
+		a->note = json_pack("[s]", "env is fixed when a sandbox starts: "
+		    "started cold from the pool's spec with your env");
+		spec_from_pool(p, a->pool);
+		start_cold(a, p, nusertags, wait, a->pool);
+		return RPC_WAIT;
+	}
+	if (p->spec.nfiles > 0) {
+		a->files = json_incref(json_object_get(a->req->params,
+		    "files"));
+		a->note = json_pack("[s]", "files written into the warm "
+		    "sandbox after the claim");
+	}
+	rc = pool_claim(a->pool, a->ttl_ms, wait, claim_done, a, &sid,
+	    &a->waiter);
+	if (rc == 0) {
+		claimed(a, sid, true);
+		free(sid);
+		return RPC_WAIT;
+	}
+	if (rc == -1) {
+		json_decref(a->note);
+		a->note = json_pack("[s]", "ttl longer than the pool's sandboxes "
+		    "live: started cold from the pool's spec");
+		json_decref(a->files);
+		a->files = NULL;
+		spec_from_pool(p, a->pool);
+		start_cold(a, p, nusertags, wait, a->pool);
+	}
+	return RPC_WAIT;
+}
 
 static enum rpc_ret
 lease_acquire(struct rpc_req *req)
@@ -376,42 +646,32 @@ lease_acquire(struct rpc_req *req)
 	struct daemon		*d = req->d;
 	struct spec_parts	 p = { 0 };
 	struct acquire		*a;
-	int64_t			 ttl, wait, lifetime_s;
+	struct pool		*pool;
+	int64_t			 ttl, wait;
 	int			 nusertags = 0;
+	enum rpc_ret		 ret;
 
 	if (params_only(req, acquire_params) == -1 ||
 	    parse_spec(req, &p, &nusertags) == -1 || lease_ttl(req, &ttl) == -1 ||
 	    rpc_param_duration_ms(req, "wait", d->cfg.gateway.start_timeout,
-	    &wait) == -1) {
+	    &wait) == -1 || choose_pool(req, &pool) == -1) {
 		spec_parts_free(&p);
 		return RPC_NORMAL;
 	}
-	a = xcalloc(1, sizeof *a);
-	a->req = req;
-	a->ttl_ms = ttl;
-	a->deadline = now_mono_ms() + wait;
-	a->delay_ms = POLL_FIRST_MS;
-	a->timer = evtimer_new(d->base, acquire_poll, a);
-	a->l = lease_new(d->leases, req->peer.uid, req->peer.pid,
-	    p.spec.command != NULL ? LEASE_JOB : LEASE_INTERACTIVE);
-	lease_ref(a->l);
-	if (p.spec.image != NULL)
-		a->l->image = xstrdup(p.spec.image);
-	build_tags(d, a->l, &p, nusertags);
-
-	/* Bound the bill even if this daemon dies: TTL plus a margin. */
-	lifetime_s = ttl / 1000 + LIFETIME_MARGIN_S;
-	if (d->cfg.budget.max_lifetime > 0 &&
-	    lifetime_s > d->cfg.budget.max_lifetime / 1000)
-		lifetime_s = d->cfg.budget.max_lifetime / 1000;
-	p.spec.max_lifetime_s = (int32_t)lifetime_s;
-	gw_start(d->gw, &p.spec, acquire_started, a);
+	a = acquire_new(req, ttl);
+	a->pool = pool;
+	if (pool != NULL)
+		ret = acquire_pooled(a, &p, nusertags, wait);
+	else {
+		start_cold(a, &p, nusertags, wait, NULL);
+		ret = RPC_WAIT;
+	}
 	spec_parts_free(&p);
-	return RPC_WAIT;
+	return ret;
 }
 
 const struct rpc_method method_lease_acquire = {
 	.name = "lease.acquire",
-	.summary = "start a sandbox and lease it",
+	.summary = "lease a sandbox: warm from a pool, or started for you",
 	.exec = lease_acquire,
 };

@@ -112,28 +112,43 @@ lease_released(void *arg, const struct gw_error *err)
 	if (err != NULL)
 		rpc_fail_gw(op->req, err);
 	else
-		rpc_reply(op->req, json_pack("{s:s, s:b}", "lease", op->l->id,
-		    "released", 1));
+		rpc_reply(op->req, json_pack("{s:s, s:b, s:b}", "lease",
+		    op->l->id, "released", 1, "stopped", 1));
 	lease_op_free(op);
 }
 
-/* Stops the sandbox upstream, then forgets the lease. */
+static const char *const release_params[] = { "lease", "wait", NULL };
+
+/*
+ * Forgets the lease and has the reaper stop its sandbox (retrying until
+ * the gateway confirms).  With wait, answers once the stop is confirmed.
+ */
 static enum rpc_ret
 lease_release(struct rpc_req *req)
 {
 	struct lease	*l;
+	bool		 wait;
+	json_t		*res;
 
-	if (params_only(req, lease_only) == -1 ||
-	    params_lease(req, &l) == -1)
+	if (params_only(req, release_params) == -1 ||
+	    params_lease(req, &l) == -1 ||
+	    params_bool(req, "wait", false, &wait) == -1)
 		return RPC_NORMAL;
-	if (l->state == LEASE_STARTING || l->state == LEASE_RELEASING ||
-	    l->state == LEASE_EXPIRED) {
-		rpc_fail(req, RPC_ERR_INVALID_STATE, NULL, "lease %s is %s",
-		    l->id, lease_state_name(l->state));
+	if (l->state == LEASE_STARTING) {
+		rpc_fail(req, RPC_ERR_INVALID_STATE, NULL, "lease %s is still "
+		    "starting", l->id);
 		return RPC_NORMAL;
 	}
-	lease_stop(l, LEASE_RELEASING, lease_released, lease_op_new(req, l));
-	return RPC_WAIT;
+	if (wait) {
+		lease_stop(l, LEASE_RELEASING, lease_released,
+		    lease_op_new(req, l));
+		return RPC_WAIT;
+	}
+	res = json_pack("{s:s, s:b, s:b}", "lease", l->id, "released", 1,
+	    "stopped", l->sandbox_id == NULL);
+	lease_stop(l, LEASE_RELEASING, NULL, NULL);
+	rpc_reply(req, res);
+	return RPC_NORMAL;
 }
 
 const struct rpc_method method_lease_release = {

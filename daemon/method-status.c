@@ -6,6 +6,7 @@
 #include "gw.h"
 #include "lease.h"
 #include "params.h"
+#include "pool.h"
 #include "rpc.h"
 
 static const char *const no_params[] = { NULL };
@@ -44,7 +45,8 @@ status(struct rpc_req *req)
 	gw = gw_status_json(d->gw);
 	json_object_set_new(gw, "address", json_string(d->cfg.gateway.address));
 	json_object_set_new(gw, "state", json_string(gateway_state(gw)));
-	rpc_reply(req, json_pack("{s:s, s:i, s:f, s:i, s:s, s:o, s:i, s:i}",
+	rpc_reply(req, json_pack("{s:s, s:i, s:f, s:i, s:s, s:o, s:i, s:i, "
+	    "s:o}",
 	    "version", SANDBOXD_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime_s", (now_mono_ms() - d->started_ms) / 1000.0,
@@ -52,7 +54,8 @@ status(struct rpc_req *req)
 	    "instance", d->instance_id,
 	    "gateway", gw,
 	    "leases", (int)lease_count(d->leases),
-	    "clients", (int)rpc_server_nclients(d->server)));
+	    "clients", (int)rpc_server_nclients(d->server),
+	    "pools", d->pools ? pools_to_json(d->pools) : json_array()));
 	return RPC_NORMAL;
 }
 

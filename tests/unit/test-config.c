@@ -55,9 +55,9 @@ check_defaults(const struct config *c)
 
 	assert_null(c->budget.name);
 	assert_int_equal(c->budget.max_sandboxes, 0);
-	assert_int_equal(c->budget.max_lifetime, 30 * M);
+	assert_int_equal(c->budget.max_lifetime, 60 * M);
 	assert_int_equal(c->budget.max_lease_ttl, 24 * H);
-	assert_int_equal(c->budget.default_lease_ttl, 30 * M);
+	assert_int_equal(c->budget.default_lease_ttl, 15 * M);
 	assert_int_equal(c->budget.max_leases, 0);
 	assert_int_equal(c->budget.sandbox_seconds, 0);
 	assert_int_equal(c->budget.window, 24 * H);
@@ -290,11 +290,14 @@ test_pool_defaults(void **state)
 	assert_int_equal(config_load_string("p", "[pool.x]\n", &c, &err), 0);
 	assert_non_null(p = config_pool_find(&c, "x"));
 	assert_null(p->image);
-	assert_int_equal(p->warm, -1);
+	assert_int_equal(p->warm, 1);
 	assert_int_equal(p->warm_min, 0);
 	assert_int_equal(p->warm_max, 8);
+	assert_int_equal(p->demand_window, 60 * 1000);
+	assert_int_equal(p->nfiles, 0);
+	assert_int_equal(p->nsecrets, 0);
 	assert_int_equal(p->max, 0);
-	assert_int_equal(p->min_remaining, 5 * M);
+	assert_int_equal(p->min_remaining, 0);
 	assert_int_equal(p->max_starting, 4);
 	assert_int_equal(p->max_lifetime, 0);
 	assert_int_equal(p->nenv, 0);

@@ -1,0 +1,166 @@
+/* A pool's start specification, built from its config; see pool-spec.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pool-spec.h"
+#include "xmalloc.h"
+
+#define MAX_FILE_BYTES	(8u << 20)
+
+static char *
+keep(struct pool_spec *ps, char *s)
+{
+	ps->strings = xreallocarray(ps->strings, (size_t)ps->nstrings + 1,
+	    sizeof *ps->strings);
+	ps->strings[ps->nstrings++] = s;
+	return s;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* Reads a whole local file for a `file = LOCAL:REMOTE` line. */
+static int
+read_file(const char *path, unsigned char **data, size_t *len, char **err)
+{
+	FILE	*f = fopen(path, "rb");
+	size_t	 cap = 0, n;
+
+	*data = NULL;
+	*len = 0;
+	if (f == NULL) {
+		*err = xasprintf("cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (*len == cap) {
+			cap = cap ? cap * 2 : 4096;
+			*data = xreallocarray(*data, cap, 1);
+		}
+		n = fread(*data + *len, 1, cap - *len, f);
+		*len += n;
+		if (n == 0)
+			break;
+		if (*len > MAX_FILE_BYTES) {
+			fclose(f);
+			*err = xasprintf("%s is larger than %u bytes", path,
+			    MAX_FILE_BYTES);
+			return -1;
+		}
+	}
+	if (ferror(f)) {
+		fclose(f);
+		*err = xasprintf("cannot read %s", path);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int
+build_files(struct pool_spec *ps, const struct config_pool *cp, char **err)
+{
+	unsigned char	*data;
+	size_t		 len;
+	char		*colon, *local;
+	int		 i;
+
+	ps->files = xcalloc((size_t)cp->nfiles + 1, sizeof *ps->files);
+	for (i = 0; i < cp->nfiles; i++) {
+		local = keep(ps, xstrdup(cp->files[i]));
+		if ((colon = strchr(local, ':')) == NULL || colon == local ||
+		    colon[1] == '\0') {
+			*err = xasprintf("file = %s: expected LOCAL:REMOTE",
+			    cp->files[i]);
+			return -1;
+		}
+		*colon = '\0';
+		if (read_file(local, &data, &len, err) == -1)
+			return -1;
+		keep(ps, (char *)data);
+		ps->files[i] = (struct gw_file){ colon + 1, data, len };
+	}
+	ps->spec.files = ps->files;
+	ps->spec.nfiles = cp->nfiles;
+	return 0;
+}
+
+static int
+build_secrets(struct pool_spec *ps, const struct config_pool *cp, char **err)
+{
+	char	*s, *f[4];
+	int	 i, j;
+
+	ps->secrets = xcalloc((size_t)cp->nsecrets + 1, sizeof *ps->secrets);
+	for (i = 0; i < cp->nsecrets; i++) {
+		s = keep(ps, xstrdup(cp->secrets[i]));
+		for (j = 0; j < 4; j++) {
+			f[j] = strsep(&s, ":");
+			if (f[j] == NULL || (j == 0 && *f[j] == '\0')) {
+				*err = xasprintf("secret = %s: expected "
+				    "STORE:PATH:FIELD:ENV", cp->secrets[i]);
+				return -1;
+			}
+		}
+		ps->secrets[i] = (struct gw_secret){ f[0], f[1], f[2], f[3] };
+	}
+	ps->spec.secrets = ps->secrets;
+	ps->spec.nsecrets = cp->nsecrets;
+	return 0;
+}
+
+int
+pool_spec_build(struct pool_spec *ps, const struct config_pool *cp,
+    char **err)
+{
+	int	i;
+
+	memset(ps, 0, sizeof *ps);
+	ps->spec.image = ps->image = dup_or_null(cp->image);
+	ps->spec.cpu = ps->cpu = dup_or_null(cp->cpu);
+	ps->spec.memory = ps->memory = dup_or_null(cp->memory);
+	ps->spec.gpu_type = ps->gpu_type = dup_or_null(cp->gpu_type);
+	ps->spec.egress = ps->egress = dup_or_null(cp->egress);
+	ps->spec.gpu_count = cp->gpu_count;
+	ps->env = xcalloc((size_t)cp->nenv + 1, sizeof *ps->env);
+	for (i = 0; i < cp->nenv; i++)
+		ps->env[i] = (struct gw_kv){ keep(ps, xstrdup(cp->env[i].key)),
+		    keep(ps, xstrdup(cp->env[i].value)) };
+	ps->spec.env = ps->env;
+	ps->spec.nenv = cp->nenv;
+	ps->tags = xcalloc((size_t)cp->ntags + 1, sizeof *ps->tags);
+	for (i = 0; i < cp->ntags; i++)
+		ps->tags[i] = keep(ps, xstrdup(cp->tags[i]));
+	ps->ntags = cp->ntags;
+	if (build_files(ps, cp, err) == -1 || build_secrets(ps, cp, err) == -1) {
+		pool_spec_free(ps);
+		return -1;
+	}
+	return 0;
+}
+
+void
+pool_spec_free(struct pool_spec *ps)
+{
+	int	i;
+
+	for (i = 0; i < ps->nstrings; i++)
+		free(ps->strings[i]);
+	free(ps->strings);
+	free(ps->image);
+	free(ps->cpu);
+	free(ps->memory);
+	free(ps->gpu_type);
+	free(ps->egress);
+	free(ps->env);
+	free(ps->tags);
+	free(ps->files);
+	free(ps->secrets);
+	memset(ps, 0, sizeof *ps);
+}

@@ -1,0 +1,68 @@
+/*
+ * Warm pools: sandboxes started ahead of demand and kept RUNNING, so a
+ * lease is answered from memory.  One pool is shared by every local
+ * process.  A claimed sandbox leaves the pool for good: a released one is
+ * stopped and replaced, never handed to someone else.
+ */
+#ifndef SBX_POOL_H
+#define SBX_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "gw.h"
+
+struct daemon;
+struct pools;
+struct pool;
+struct pool_waiter;
+
+/*
+ * A claim that had to wait: `sandbox_id` on success; otherwise `err`
+ * (pool_exhausted carries retry_after_ms > 0).
+ */
+typedef void pool_claim_cb(void *arg, const struct gw_error *err,
+		    const char *sandbox_id, int64_t retry_after_ms);
+
+/* Builds every [pool.NAME]; -1 with *err (heap) on a bad pool spec. */
+struct pools	*pools_new(struct daemon *, const struct config *, char **err);
+void		 pools_free(struct pools *);
+/* SIGHUP: new pools start, changed ones adopt, removed ones drain. */
+int		 pools_reload(struct pools *, const struct config *, char **err);
+/* Shutdown: warm members stopped, starts cancelled, waiters answered. */
+void		 pools_shutdown(struct pools *);
+/* Starts still in flight (shutdown waits for them). */
+unsigned	 pools_busy(struct pools *);
+
+struct pool	*pool_find(struct pools *, const char *name);
+struct pool	*pool_default(struct pools *);
+const char	*pool_name(const struct pool *);
+/* The pool's start spec, for a cold start with per-lease env. */
+const struct gw_spec *pool_gw_spec(const struct pool *);
+/* Lifetime of the pool's sandboxes, in ms. */
+int64_t		 pool_lifetime_ms(const struct pool *);
+
+/*
+ * Claims a ready sandbox for a lease of `ttl_ms`:
+ *   0: *sandbox_id (heap) is the caller's now;
+ *   1: none ready — the caller waits in line for `cb` (*w set);
+ *  -1: no sandbox of this pool can live that long (start cold).
+ */
+int		 pool_claim(struct pool *, int64_t ttl_ms, int64_t wait_ms,
+		    pool_claim_cb *, void *arg, char **sandbox_id,
+		    struct pool_waiter **w);
+/* The waiting client left: its place in line goes. */
+void		 pool_waiter_cancel(struct pool_waiter *);
+/* A lease that came from (or was counted in) a pool is gone. */
+void		 pool_lease_gone(struct daemon *, const char *pool_name);
+/* Counts a lease started cold for this pool (per-lease env). */
+void		 pool_count_cold(struct pool *);
+
+int		 pool_resize(struct pool *, int64_t warm);	/* -1: auto */
+json_t		*pool_to_json(const struct pool *);
+json_t		*pools_to_json(struct pools *);
+
+#endif

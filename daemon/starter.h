@@ -1,0 +1,31 @@
+/*
+ * Starting a sandbox: Start, then Get with the SDK's backoff (200 ms, ×1.5,
+ * capped at 2 s) on loop timers until it is RUNNING, has ended, or the
+ * deadline passes.  Used by lease.acquire (cold starts) and by the pools.
+ */
+#ifndef SBX_STARTER_H
+#define SBX_STARTER_H
+
+#include <stdint.h>
+
+#include "gw.h"
+
+struct daemon;
+struct starter;
+
+/*
+ * Runs once.  Success: err NULL and `sb` RUNNING — or ended, for a job
+ * (jobs may finish before anyone looks).  Failure: err set; `sandbox_id`
+ * is non-NULL when Start succeeded, and the caller must stop it.
+ */
+typedef void starter_cb(void *arg, const struct gw_error *err,
+		    const struct gw_sandbox *sb, const char *sandbox_id);
+
+struct starter	*starter_start(struct daemon *, const struct gw_spec *,
+		    int64_t wait_ms, starter_cb *, void *arg);
+/* Gives up: the callback runs at once with RPC_ERR_CANCELLED. */
+void		 starter_cancel(struct starter *, const char *why);
+/* Milliseconds from Start to RUNNING of the last success (for pools). */
+int64_t		 starter_elapsed_ms(const struct starter *);
+
+#endif
