@@ -21,6 +21,8 @@ struct local_gw;
 struct notify;
 struct metrics;
 struct metrics_http;
+struct reaper;
+struct pools;
 
 struct daemon {
 	struct event_base	*base;
@@ -41,6 +43,8 @@ struct daemon {
 	struct notify		*notify;	/* sd_notify, watchdog */
 	struct metrics		*metrics;	/* counters, histograms */
 	struct metrics_http	*metrics_http;	/* NULL: no endpoint */
+	struct reaper		*reaper;
+	struct pools		*pools;
 
 	bool			 stopping;
 	struct event		*stop_timer;	/* gives up waiting at exit */

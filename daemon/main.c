@@ -29,6 +29,8 @@
 #include "metrics.h"
 #include "notify.h"
 #include "paths.h"
+#include "pool.h"
+#include "reaper.h"
 #include "rpc.h"
 #include "rpc-server.h"
 #include "xmalloc.h"
@@ -147,6 +149,10 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	d->cfg.daemon.max_clients_per_uid = cfg.daemon.max_clients_per_uid;
 	d->cfg.gateway.exec_timeout = cfg.gateway.exec_timeout;
 	d->cfg.gateway.start_timeout = cfg.gateway.start_timeout;
+	if (pools_reload(d->pools, &cfg, &err) == -1) {
+		log_warnx("pools not reloaded: %s", err);
+		free(err);
+	}
 	config_free(&cfg);
 	log_info("configuration reloaded from %s (gateway and socket "
 	    "settings need a restart)", d->config_path);
@@ -301,6 +307,7 @@ main(int argc, char **argv)
 	setup_paths(d, sock, state);
 	load_instance_id(d);
 	d->leases = lease_table_new(d);
+	d->reaper = reaper_new(d);
 	grpc_init();
 	setup_gateway(d, gwflag);
 	fd = listen_fd();
@@ -313,6 +320,8 @@ main(int argc, char **argv)
 	sigs[3] = NULL;
 	for (ch = 0; sigs[ch] != NULL; ch++)
 		evsignal_add(sigs[ch], NULL);
+	if ((d->pools = pools_new(d, &d->cfg, &err)) == NULL)
+		fatalx("%s", err);
 	log_info("listening on %s (instance %s)", fd == -1 ? d->socket_path :
 	    "a socket from systemd", d->instance_id);
 	if (d->cfg.daemon.metrics_listen != NULL &&
@@ -333,6 +342,8 @@ main(int argc, char **argv)
 	metrics_http_free(d->metrics_http);
 	rpc_server_free(d->server);
 	lease_table_free(d->leases);
+	pools_free(d->pools);
+	reaper_free(d->reaper);
 	gw_free(d->gw);
 	grpc_shutdown();
 	metrics_free(d->metrics);

@@ -27,6 +27,8 @@ static const struct rpc_method *const methods[] = {
 	&method_exec,
 	&method_file_write,
 	&method_file_read,
+	&method_pool_list,
+	&method_pool_resize,
 	&method_metrics,
 	&method_gateway_check,
 };
