@@ -32,7 +32,7 @@
 #include "xmalloc.h"
 
 #define FUZZ_MAX_LINE	2048	/* small, so too_large is reachable */
-#define PHASE_MS	10000	/* a phase this long is a hang: a bug */
+#define PHASE_MS	5000	/* a phase this long is a hang: a bug */
 #define END1_ID		"\001fuzz-end-1"
 #define END2_ID		"\001fuzz-end-2"
 

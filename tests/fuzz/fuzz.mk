@@ -26,14 +26,17 @@ FUZZ_FLAGS   := -rss_limit_mb=2048 -timeout=25 -print_final_stats=1
 
 TSAN_B       ?= build-tsan
 TSAN_FLAGS   := -fsanitize=thread -fno-omit-frame-pointer
+TSAN_MAKEFLAGS = CFLAGS="-O1 -g $(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)"
 TSAN_ENV     := TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) \
-	halt_on_error=1 second_deadlock_stack=1 history_size=4"
+	second_deadlock_stack=1 history_size=4 \
+	log_path=$(abspath $(TSAN_B))/tsan"
 
 # clang's -Wformat=2 also flags vsnprintf in common/log.c's vlog (no
 # format attribute there); gcc does not.  Until it has one, the clang
 # builds relax that one warning.
 FUZZ_WARN    := $(WARN) -Wno-format-nonliteral
-FUZZ_MAKE    := $(MAKE) --no-print-directory CC=$(FUZZ_CC) WARN="$(FUZZ_WARN)"
+FUZZ_MAKE    := $(MAKE) --no-print-directory CC="$(FUZZ_CC)" \
+	WARN="$(FUZZ_WARN)"
 
 .PHONY: fuzz fuzz-build fuzz-short fuzz-regress fuzz-clean tsan fuzz-force
 
@@ -90,8 +93,14 @@ fuzz-clean:
 	rm -rf $(FUZZ_B) $(TSAN_B)
 
 # The daemon's two threads (loop and cq-bridge) under ThreadSanitizer.
+# Reports go to $(TSAN_B)/tsan.PID files (the e2e tests' daemons and
+# gateways log elsewhere), so any report at all fails the run.
 tsan:
-	+@$(FUZZ_MAKE) B=$(TSAN_B) \
-		CFLAGS="-O1 -g $(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)" check-build
-	+@$(TSAN_ENV) $(FUZZ_MAKE) B=$(TSAN_B) \
-		CFLAGS="-O1 -g $(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)" unit e2e
+	+@$(FUZZ_MAKE) B=$(TSAN_B) $(TSAN_MAKEFLAGS) check-build
+	@rm -f $(TSAN_B)/tsan.*
+	+@fail=0; \
+	$(TSAN_ENV) $(FUZZ_MAKE) B=$(TSAN_B) $(TSAN_MAKEFLAGS) unit || fail=1; \
+	$(TSAN_ENV) $(FUZZ_MAKE) B=$(TSAN_B) $(TSAN_MAKEFLAGS) e2e || fail=1; \
+	for r in $(TSAN_B)/tsan.*; do [ -f "$$r" ] || continue; \
+		echo "== ThreadSanitizer: $$r"; cat "$$r"; fail=1; done; \
+	exit $$fail
