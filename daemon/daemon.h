@@ -21,6 +21,8 @@ struct local_gw;
 struct notify;
 struct metrics;
 struct metrics_http;
+struct exec_table;
+struct tail_table;
 struct reaper;
 struct pools;
 
@@ -43,6 +45,8 @@ struct daemon {
 	struct notify		*notify;	/* sd_notify, watchdog */
 	struct metrics		*metrics;	/* counters, histograms */
 	struct metrics_http	*metrics_http;	/* NULL: no endpoint */
+	struct exec_table	*execs;		/* streaming execs (lazy) */
+	struct tail_table	*tails;		/* log tails (lazy) */
 	struct reaper		*reaper;
 	struct pools		*pools;
 

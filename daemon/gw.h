@@ -213,4 +213,47 @@ void	gw_exec_stream_pause(struct gw_exec_stream *, bool paused);
 /* Cancels the call; on_done still runs (with RPC_ERR_CANCELLED). */
 void	gw_exec_stream_cancel(struct gw_exec_stream *);
 
+/* --- StreamLogs ----------------------------------------------------- */
+
+/*
+ * A read of a sandbox's log.  Callbacks run on the loop; after `on_done`
+ * (exactly once) the stream is freed and must not be touched.  A follow
+ * stream keeps its send side open (the gateway ends a follow on a
+ * half-close) until cancelled or the sandbox ends.
+ */
+struct gw_log_stream;
+
+struct gw_log_stream_cbs {
+	/* Bytes of the log at `offset`; ts_ms 0 without timestamps. */
+	void	(*on_data)(void *arg, const char *session_id, uint64_t offset,
+		    int64_t ts_ms, const unsigned char *, size_t);
+	/*
+	 * Final: err == NULL when the gateway said complete (or ended the
+	 * call cleanly); otherwise why it broke — err->grpc_code tells a
+	 * broken connection (worth resuming) from a refusal.
+	 */
+	void	(*on_done)(void *arg, const struct gw_error *err);
+};
+
+struct gw_log_stream_request {
+	const char	*sandbox_id;
+	bool		 follow;
+	int32_t		 tail_lines;	/* 0: none */
+	int64_t		 since_ms;	/* unix ms, 0: none */
+	bool		 timestamps;
+	const char	*resume_session_id;	/* NULL: a fresh read */
+	uint64_t	 resume_offset;
+	int64_t		 timeout_ms;	/* whole call, 0: none */
+};
+
+struct gw_log_stream	*gw_log_stream_start(struct gw *,
+			    const struct gw_log_stream_request *,
+			    const struct gw_log_stream_cbs *, void *arg);
+/* Stops reading responses until resumed (flow control). */
+void	gw_log_stream_pause(struct gw_log_stream *, bool paused);
+/* Cancels the call; on_done still runs (with RPC_ERR_CANCELLED). */
+void	gw_log_stream_cancel(struct gw_log_stream *);
+/* True for an error a resumed stream may get past (connection trouble). */
+bool	gw_log_error_resumable(const struct gw_error *);
+
 #endif

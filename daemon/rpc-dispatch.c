@@ -31,6 +31,16 @@ static const struct rpc_method *const methods[] = {
 	&method_pool_resize,
 	&method_metrics,
 	&method_gateway_check,
+	&method_exec_start,
+	&method_exec_write,
+	&method_exec_close_stdin,
+	&method_exec_resize,
+	&method_exec_cancel,
+	&method_exec_attach,
+	&method_exec_detach,
+	&method_exec_list,
+	&method_tail_start,
+	&method_tail_stop,
 };
 
 /* A request and when it came, for the latency histograms. */

@@ -24,7 +24,7 @@
 
 /* Output queued beyond this stops reading from the client (XOFF). */
 #define OUT_HIGH_WATER	(8u << 20)
-#define OUT_LOW_WATER	(1u << 20)
+#define OUT_LOW_WATER	RPC_CLIENT_LOW_WATER
 
 struct close_hook {
 	rpc_client_close_fn	*fn;
@@ -34,6 +34,7 @@ struct close_hook {
 
 struct rpc_client {
 	struct rpc_server	*srv;
+	LIST_HEAD(, close_hook)	 drain_hooks;	/* one-shot */
 	struct bufferevent	*bev;
 	uint64_t		 id;
 	struct rpc_peer		 peer;
@@ -136,11 +137,40 @@ client_read(struct bufferevent *bev, void *arg)
 	rpc_client_unref(c);
 }
 
-/* Output drained below the low mark: read from the client again (XON). */
+/* Runs and forgets the drain hooks; they may add themselves again. */
+static void
+client_run_drain_hooks(struct rpc_client *c)
+{
+	LIST_HEAD(, close_hook)	 run;
+	struct close_hook	*h;
+
+	LIST_INIT(&run);
+	while ((h = LIST_FIRST(&c->drain_hooks)) != NULL) {
+		LIST_REMOVE(h, entry);
+		LIST_INSERT_HEAD(&run, h, entry);
+	}
+	rpc_client_ref(c);
+	while ((h = LIST_FIRST(&run)) != NULL) {
+		LIST_REMOVE(h, entry);
+		if (c->bev != NULL)
+			h->fn(h->arg, c);
+		free(h);
+	}
+	rpc_client_unref(c);
+}
+
+/*
+ * Output drained below the low mark: read from the client again (XON) and
+ * tell the streams waiting for room.
+ */
 static void
 client_write(struct bufferevent *bev, void *arg)
 {
+	struct rpc_client	*c = arg;
+
 	bufferevent_enable(bev, EV_READ);
+	if (!LIST_EMPTY(&c->drain_hooks))
+		client_run_drain_hooks(c);
 }
 
 static void
@@ -169,6 +199,10 @@ client_close(struct rpc_client *c)
 	TAILQ_REMOVE(&c->srv->clients, c, entry);
 	c->srv->nclients--;
 	log_debug("client %llu: closed", (unsigned long long)c->id);
+	while ((h = LIST_FIRST(&c->drain_hooks)) != NULL) {
+		LIST_REMOVE(h, entry);
+		free(h);
+	}
 	while ((h = LIST_FIRST(&c->hooks)) != NULL) {
 		LIST_REMOVE(h, entry);
 		h->fn(h->arg, c);
@@ -233,6 +267,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->peer = (struct rpc_peer){ cred.uid, cred.gid, cred.pid };
 	c->refs = 1;
 	LIST_INIT(&c->hooks);
+	LIST_INIT(&c->drain_hooks);
 	c->bev = bufferevent_socket_new(srv->d->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(c->bev, client_read, client_write, client_event, c);
@@ -459,6 +494,47 @@ rpc_client_on_close_cancel(struct rpc_client *c, rpc_client_close_fn *fn,
 	struct close_hook	*h;
 
 	LIST_FOREACH(h, &c->hooks, entry) {
+		if (h->fn == fn && h->arg == arg) {
+			LIST_REMOVE(h, entry);
+			free(h);
+			return;
+		}
+	}
+}
+
+size_t
+rpc_client_queued(const struct rpc_client *c)
+{
+	if (c->bev == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+void
+rpc_client_on_drain(struct rpc_client *c, rpc_client_close_fn *fn,
+    void *arg)
+{
+	struct close_hook	*h;
+
+	if (c->bev == NULL)
+		return;
+	LIST_FOREACH(h, &c->drain_hooks, entry) {
+		if (h->fn == fn && h->arg == arg)
+			return;
+	}
+	h = xcalloc(1, sizeof *h);
+	h->fn = fn;
+	h->arg = arg;
+	LIST_INSERT_HEAD(&c->drain_hooks, h, entry);
+}
+
+void
+rpc_client_on_drain_cancel(struct rpc_client *c, rpc_client_close_fn *fn,
+    void *arg)
+{
+	struct close_hook	*h;
+
+	LIST_FOREACH(h, &c->drain_hooks, entry) {
 		if (h->fn == fn && h->arg == arg) {
 			LIST_REMOVE(h, entry);
 			free(h);

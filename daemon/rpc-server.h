@@ -9,6 +9,7 @@
 #define SBX_RPC_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -48,6 +49,19 @@ typedef void rpc_client_close_fn(void *arg, struct rpc_client *);
 void	rpc_client_on_close(struct rpc_client *, rpc_client_close_fn *,
 	    void *arg);
 void	rpc_client_on_close_cancel(struct rpc_client *, rpc_client_close_fn *,
+	    void *arg);
+
+/* Bytes queued for the client and not yet written to its socket. */
+size_t	rpc_client_queued(const struct rpc_client *);
+#define RPC_CLIENT_LOW_WATER	(1u << 20)
+/*
+ * Runs `fn` once, the next time the client's queue drains below
+ * RPC_CLIENT_LOW_WATER after a write (stream flow control).  Adding the
+ * same fn/arg twice is one hook; a closed client drops its hooks.
+ */
+void	rpc_client_on_drain(struct rpc_client *, rpc_client_close_fn *,
+	    void *arg);
+void	rpc_client_on_drain_cancel(struct rpc_client *, rpc_client_close_fn *,
 	    void *arg);
 
 #endif
