@@ -317,7 +317,7 @@ fed_families(struct metrics *m, json_t *fams)
 	json_t			*samples;
 	int			 i;
 
-	for (i = 0; i < F_COUNT; i++) {
+	for (i = 0; m != NULL && i < F_COUNT; i++) {
 		def = &family_defs[i];
 		if (m->f[i].first == NULL)
 			continue;
