@@ -508,12 +508,13 @@ stream_open(struct conn *c, grpc_call *call, const char *sandbox, long bytes,
 	    COREWEAVE__SANDBOX__V1BETA2__EXEC_STREAM_INIT__INIT;
 	grpc_byte_buffer	*send;
 	grpc_op			 ops[4];
-	char			 count[32], *argv[] = { "head", "-c", count };
+	char			 count[32];
+	char			*argv[] = { "head", "-c", count, "/dev/zero" };
 
 	snprintf(count, sizeof count, "%ld", bytes);
 	init.sandbox_id = (char *)sandbox;
 	init.command = argv;
-	init.n_command = 3;
+	init.n_command = 4;
 	req.request_case =
 	    COREWEAVE__SANDBOX__V1BETA2__EXEC_STREAM_REQUEST__REQUEST_INIT;
 	req.init = &init;
@@ -535,7 +536,8 @@ stream_open(struct conn *c, grpc_call *call, const char *sandbox, long bytes,
  * the first output byte; returns 1 on exit, 0 to go on, dies on errors.
  */
 static int
-stream_read(struct conn *c, grpc_call *call, int64_t *got, int64_t *first_ns)
+stream_read(struct conn *c, grpc_call *call, int64_t *got, int64_t *first_ns,
+    long *frames)
 {
 	Coreweave__Sandbox__V1beta2__ExecStreamResponse *resp;
 	grpc_byte_buffer	*recv = NULL;
@@ -557,6 +559,7 @@ stream_read(struct conn *c, grpc_call *call, int64_t *got, int64_t *first_ns)
 		if (*got == 0)
 			*first_ns = bench_now_ns();
 		*got += (int64_t)resp->output->data.len;
+		(*frames)++;
 		break;
 	case COREWEAVE__SANDBOX__V1BETA2__EXEC_STREAM_RESPONSE__RESPONSE_EXIT:
 		rv = 1;
@@ -600,6 +603,7 @@ cmd_stream(int argc, char **argv)
 	grpc_metadata_array	 md;
 	long			 bytes;
 	int64_t			 t0, t1, got = 0, first = 0;
+	long			 frames = 0;
 
 	if (argc != 5)
 		fatalx("usage: grpc-bench stream TARGET SANDBOX BYTES");
@@ -612,14 +616,15 @@ cmd_stream(int argc, char **argv)
 	    c.cq, grpc_slice_from_static_string(ST_SVC "StreamExec"), NULL,
 	    deadline_in(600), NULL);
 	stream_open(&c, call, argv[3], bytes, &md);
-	while (stream_read(&c, call, &got, &first) == 0)
+	while (stream_read(&c, call, &got, &first, &frames) == 0)
 		;
 	t1 = bench_now_ns();
 	stream_finish(&c, call);
 	if (got != bytes)
 		fatalx("StreamExec: %lld bytes read, %ld expected",
 		    (long long)got, bytes);
-	bench_print(json_pack("{s:I, s:f, s:f, s:f}", "bytes", (json_int_t)got,
+	bench_print(json_pack("{s:I, s:I, s:f, s:f, s:f}", "bytes",
+	    (json_int_t)got, "frames", (json_int_t)frames,
 	    "seconds", (double)(t1 - t0) / 1e9,
 	    "mb_s", (double)got / 1e6 / ((double)(t1 - t0) / 1e9),
 	    "first_byte_us", (double)(first - t0) / 1e3));

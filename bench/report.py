@@ -130,8 +130,8 @@ class Report:
         if os.path.exists(os.path.join(self.raw, "short.mode")):
             with open(os.path.join(self.raw, "short.mode")) as f:
                 mode = f.read().strip()
-        mode = f" {mode}" if mode else " (cold lease: no pool yet)"
-        self.add("short task", f"sbctl run{mode} -- true: " + lat(ma),
+        mode = f" {mode}" if mode else ""
+        self.add("short task", f"sbctl run -- true{mode}: " + lat(ma),
                  "Python grpcio process " + lat(ba), f"{r:.1f}× faster",
                  "≥ 10× faster", r >= 10,
                  f"p50 spread {spread(ma)} vs {spread(ba)}; "
@@ -171,7 +171,9 @@ class Report:
                  "cold Start+poll " + lat(ba), f"{r:.0f}× faster",
                  "≥ 1000× faster; p50 ≤ 200 µs",
                  r >= 1000 and ma["p50_us"] <= 200,
-                 f"p50 spread {spread(ma)}; pool found empty {empty}×",
+                 f"acquire alone p50 {us(agg(m, 'acquire')['p50_us'])}; "
+                 f"p50 spread {spread(ma)}; pool found empty {empty}× "
+                 f"(waited 20 ms for refill, not counted)",
                  {"warm": ma, "cold": ba})
 
     def streaming(self):
@@ -179,6 +181,9 @@ class Report:
         if not m or not b:
             return self.missing("streaming", "≥ 70% (≥ 300 MB/s)",
                                 skipped(self.raw, "stream"))
+        frames = statistics.median(x["frames"] for x in b)
+        fb_m = statistics.median(x["first_byte_us"] for x in m)
+        fb_b = statistics.median(x["first_byte_us"] for x in b)
         mo = statistics.median(x["mb_s"] for x in m)
         bo = statistics.median(x["mb_s"] for x in b)
         r = mo / bo
@@ -188,8 +193,11 @@ class Report:
                  f"runs {min(x['mb_s'] for x in m):.0f}–"
                  f"{max(x['mb_s'] for x in m):.0f} vs "
                  f"{min(x['mb_s'] for x in b):.0f}–"
-                 f"{max(x['mb_s'] for x in b):.0f} MB/s",
-                 {"daemon_mb_s": mo, "direct_mb_s": bo})
+                 f"{max(x['mb_s'] for x in b):.0f} MB/s; "
+                 f"{b[0]['bytes'] / frames / 1024:.1f} KiB per gateway "
+                 f"frame; first byte {us(fb_m)} vs {us(fb_b)}",
+                 {"daemon_mb_s": mo, "direct_mb_s": bo, "daemon": m,
+                  "direct": b})
 
     def memory(self):
         runs = load(self.raw, "memory")
@@ -257,8 +265,9 @@ def main():
     with open(os.path.join(raw, "machine.json")) as f:
         machine = json.load(f)
     print(f"machine: {machine['cpu']}, {machine['nproc']} cores, "
-          f"kernel {machine['kernel']}; gateway isolation "
-          f"{machine['isolation']}")
+          f"kernel {machine['kernel']}; load average at start "
+          f"{machine['loadavg_at_start']}; gateway isolation "
+          f"{machine['isolation']}, start delay 0")
     print(rep.table())
     missed = [r[0] for r in rep.rows if r[5] == "MISSED"]
     unmeasured = [r[0] for r in rep.rows if r[1] == "not measured"]

@@ -25,7 +25,7 @@ else
 fi
 
 for bin in sandboxd sbctl sandbox-gateway-local bench/rpc-bench \
-    bench/grpc-bench bench/echo-server bench/startup; do
+    bench/grpc-bench bench/echo-server bench/startup bench/stream-bench; do
 	[ -x "$B/$bin" ] || { echo "run.sh: $B/$bin is not built" >&2; exit 1; }
 done
 
@@ -113,6 +113,7 @@ start_daemon() {
 	[gateway]
 	address = unix:$dir/gw.sock
 	[pool.bench]
+	default = yes
 	warm = 32
 	max_starting = 16
 	CONF
@@ -190,18 +191,19 @@ case_short_task() {
 	protoc -I "$HERE/../proto" -I /usr/include --python_out "$dir/pb" \
 	    coreweave/sandbox/v1beta2/gateway.proto \
 	    coreweave/sandbox/v1beta2/streaming.proto
-	run_args=
-	if has pool.list && "$B/sbctl" run --help 2>&1 | grep -q -- --pool; then
-		run_args="--pool bench"
+	# With pools, "bench" is the default pool, so a plain run is warm.
+	mode="(cold lease: this sandboxd has no pools)"
+	if has pool.list; then
+		mode="(warm: default pool)"
 	fi
-	say "short task: sbctl run $run_args-- true vs a Python grpcio process ($RUNS × $SHORT_N)"
+	say "short task: sbctl run -- true $mode vs a Python grpcio process ($RUNS × $SHORT_N)"
 	for r in $(seq "$RUNS"); do
 		SANDBOXD_SOCKET=$dir/sd.sock time_cmd short-sbctl "$r" \
-		    "$B/sbctl" run $run_args -- true
+		    "$B/sbctl" run -- true
 		time_cmd short-sdk "$r" "$PY" "$HERE/sdk_task.py" "$dir/pb" \
 		    "unix:$dir/gw.sock"
 	done
-	echo "$run_args" >"$raw/short.mode"
+	echo "$mode" >"$raw/short.mode"
 }
 
 case_warm_lease() {
@@ -230,7 +232,7 @@ case_streaming() {
 	fi
 	say "streaming: $STREAM_MB MiB of exec output via daemon vs direct StreamExec ($RUNS runs)"
 	for r in $(seq "$RUNS"); do
-		"$B/bench/rpc-bench" stream "$dir/sd.sock" "$lease" "$bytes" \
+		"$B/bench/stream-bench" "$dir/sd.sock" "$lease" "$bytes" \
 		    >"$raw/stream-daemon.$r.json"
 		"$B/bench/grpc-bench" stream "unix:$dir/gw.sock" "$sandbox" \
 		    "$bytes" >"$raw/stream-direct.$r.json"
