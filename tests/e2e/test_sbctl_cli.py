@@ -26,7 +26,7 @@ import pytest
 import sbxtest
 
 LEASE = "l-7k3q9x2m"
-SBCTL_TIMEOUT = 60
+SBCTL_TIMEOUT = int(os.environ.get("SBCTL_TEST_TIMEOUT", "60"))
 
 
 def sbctl_path():
@@ -82,13 +82,17 @@ class FakeDaemon:
         self.sock.bind(self.path)
         self.sock.listen(16)
         self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.acceptor = threading.Thread(target=self._accept, daemon=True)
+        self.acceptor.start()
 
     def _accept(self):
         while True:
             try:
                 conn, _ = self.sock.accept()
             except OSError:
+                return
+            if self.closed:
+                conn.close()
                 return
             self.conns.append(conn)
             threading.Thread(target=self._serve, args=(conn,),
@@ -137,6 +141,15 @@ class FakeDaemon:
         assert ok_, f"no {method} request; got {self.methods()}"
 
     def close(self):
+        # Wake the acceptor and wait for it before closing the fd: a
+        # close under a thread about to accept() lets it accept on
+        # whatever socket reuses the fd number in the next test.
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.acceptor.join(10)
         self.sock.close()
         for c in self.conns:
             try:
