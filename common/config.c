@@ -74,6 +74,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ D(max_inflight), INT(1, 100000), .def = "64" },
 	{ D(admin_group), STR },
 	{ D(metrics_listen), STR },
+	{ D(metrics_allow_remote), BOOL, .def = "no" },
 	{ D(idle_timeout), DUR(0, 365 * DAY), .def = "0" },
 	{ D(keep_warm_on_shutdown), BOOL, .def = "no" },
 	{ D(exec_ring), SIZE(0, 1LL << 30), .def = "4Mi" },

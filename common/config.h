@@ -24,6 +24,7 @@ struct config_daemon {
 	int64_t		 max_inflight;	/* per connection, 64 */
 	char		*admin_group;	/* NULL: root only */
 	char		*metrics_listen;	/* NULL: off */
+	bool		 metrics_allow_remote;	/* false: loopback only */
 	int64_t		 idle_timeout;	/* ms, 0 = none */
 	bool		 keep_warm_on_shutdown;	/* false */
 	uint64_t	 exec_ring;	/* detached exec output ring, 4Mi */

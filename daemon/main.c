@@ -326,7 +326,7 @@ main(int argc, char **argv)
 	    "a socket from systemd", d->instance_id);
 	if (d->cfg.daemon.metrics_listen != NULL &&
 	    (d->metrics_http = metrics_http_new(d, d->cfg.daemon.metrics_listen,
-	    false, &err)) == NULL)
+	    d->cfg.daemon.metrics_allow_remote, &err)) == NULL)
 		fatalx("%s", err);
 	d->notify = notify_new(d);
 	notify_ready(d->notify);
