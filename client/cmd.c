@@ -25,6 +25,7 @@ const struct sbctl_cmd *const sbctl_cmds[] = {
 	&cmd_ls_entry,
 	&cmd_submit_entry,
 	&cmd_wait_entry,
+	&cmd_doctor_entry,
 	&cmd_help_entry,
 	NULL
 };

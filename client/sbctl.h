@@ -59,6 +59,7 @@ extern const struct sbctl_cmd cmd_ls_entry;
 extern const struct sbctl_cmd cmd_submit_entry;
 extern const struct sbctl_cmd cmd_wait_entry;
 extern const struct sbctl_cmd cmd_help_entry;
+extern const struct sbctl_cmd cmd_doctor_entry;
 
 /* cmd.c: the table, lookup, usage and help. */
 extern const struct sbctl_cmd *const sbctl_cmds[];
