@@ -25,6 +25,7 @@ struct exec_table;
 struct tail_table;
 struct reaper;
 struct pools;
+struct budget;
 
 struct daemon {
 	struct event_base	*base;
@@ -49,6 +50,7 @@ struct daemon {
 	struct tail_table	*tails;		/* log tails (lazy) */
 	struct reaper		*reaper;
 	struct pools		*pools;
+	struct budget		*budget;	/* accounting */
 
 	bool			 stopping;
 	struct event		*stop_timer;	/* gives up waiting at exit */

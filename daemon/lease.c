@@ -1,10 +1,18 @@
 /* The lease table, lease ids, TTL expiry; see lease.h. */
+#include <sys/syscall.h>
+
 #include <search.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/random.h>
 
+#include "budget.h"
 #include "daemon.h"
+#include "exec-session.h"
+#include "jsonrpc.h"
+#include "rpc-server.h"
+#include "tail.h"
 #include "lease.h"
 #include "lease-wait.h"
 #include "log.h"
@@ -12,12 +20,25 @@
 #include "reaper.h"
 #include "xmalloc.h"
 
+#define TOMBSTONES	1024
+#define WARN_BEFORE_MS	30000
+
+/* Ids of leases that ended lately, so late callers hear what happened. */
+struct tombstone {
+	char		 id[LEASE_ID_LEN + 1];
+	enum lease_state state;
+};
+
 struct lease_table {
 	struct daemon		*d;
 	void			*byid;		/* tsearch root */
 	unsigned		 count;
 	TAILQ_HEAD(, lease)	 list;
+	struct tombstone	 dead[TOMBSTONES];	/* ring */
+	unsigned		 ndead;
 };
+
+static void	lease_unbind(struct lease *);
 
 static int
 lease_cmp(const void *a, const void *b)
@@ -99,6 +120,7 @@ lease_new(struct lease_table *t, uid_t uid, pid_t pid, enum lease_kind kind)
 	l->tags = json_array();
 	l->d = t->d;
 	l->refs = 1;
+	l->pidfd = -1;
 	TAILQ_INIT(&l->waiters);
 	if (tsearch(l, &t->byid, lease_cmp) == NULL)
 		fatal("tsearch");
@@ -129,14 +151,23 @@ lease_remove(struct lease *l)
 	if (l->removed)
 		return;
 	l->removed = true;
+	t->dead[t->ndead % TOMBSTONES].state = l->state;
+	memcpy(t->dead[t->ndead++ % TOMBSTONES].id, l->id, sizeof l->id);
+	if (d->budget != NULL)
+		budget_charge(d->budget, l->owner_uid, l->ready_ms);
+	lease_unbind(l);
 	tdelete(l, &t->byid, lease_cmp);
 	TAILQ_REMOVE(&t->list, l, entry);
 	t->count--;
 	if (l->expiry != NULL)
 		event_del(l->expiry);
+	if (l->warning != NULL)
+		event_del(l->warning);
 	if (l->poll != NULL)
 		event_del(l->poll);
 	lease_wait_abort(l);
+	exec_sessions_lease_gone(d, l->id);
+	tail_lease_gone(d, l->id);
 	if (l->pool != NULL)
 		pool_lease_gone(d, l->pool);
 	lease_unref(l);
@@ -156,6 +187,8 @@ lease_unref(struct lease *l)
 		return;
 	if (l->expiry != NULL)
 		event_free(l->expiry);
+	if (l->warning != NULL)
+		event_free(l->warning);
 	if (l->poll != NULL)
 		event_free(l->poll);
 	json_decref(l->tags);
@@ -166,30 +199,174 @@ lease_unref(struct lease *l)
 	free(l);
 }
 
+/* Tells the client that took the lease, if it is still there. */
+static void
+lease_notify(struct lease *l, const char *method, json_t *params)
+{
+	if (l->client != NULL && rpc_client_alive(l->client))
+		rpc_client_send(l->client, rpc_notification_new(method, params));
+	else
+		json_decref(params);
+}
+
 /* TTL ran out: the daemon reclaims the sandbox itself. */
 static void
 lease_expired(evutil_socket_t fd, short what, void *arg)
 {
 	struct lease	*l = arg;
+	int64_t		 late = now_wall_ms() - l->expires_ms;
 
 	if (l->removed)
 		return;
-	log_info("lease %s expired after %llds: stopping %s", l->id,
-	    (long long)(l->ttl_ms / 1000), l->sandbox_id);
+	log_info("lease %s expired after %llds (%lldms late): stopping %s",
+	    l->id, (long long)((l->expires_ms - l->ready_ms) / 1000),
+	    (long long)late, l->sandbox_id);
+	lease_notify(l, "lease.expired", json_pack("{s:s, s:s?, s:f, s:I}",
+	    "lease", l->id, "sandbox_id", l->sandbox_id, "expired_at",
+	    l->expires_ms / 1000.0, "overshoot_ms", (json_int_t)late));
 	lease_stop(l, LEASE_EXPIRED, NULL, NULL);
+}
+
+/* Some seconds before the deadline: time to renew or wrap up. */
+static void
+lease_expiring(evutil_socket_t fd, short what, void *arg)
+{
+	struct lease	*l = arg;
+
+	if (l->removed)
+		return;
+	lease_notify(l, "lease.expiring", json_pack("{s:s, s:f, s:f}",
+	    "lease", l->id, "expires_at", l->expires_ms / 1000.0,
+	    "seconds_left", (l->expires_ms - now_wall_ms()) / 1000.0));
+}
+
+static void
+ms_to_tv(int64_t ms, struct timeval *tv)
+{
+	if (ms < 0)
+		ms = 0;
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+/* (Re)arms the deadline and the warning before it. */
+static void
+lease_arm(struct lease *l, int64_t ttl_ms)
+{
+	struct timeval	tv;
+	int64_t		warn = ttl_ms / 2 < WARN_BEFORE_MS ? ttl_ms / 2 :
+			    WARN_BEFORE_MS;
+
+	l->expires_ms = now_wall_ms() + ttl_ms;
+	if (l->expiry == NULL) {
+		l->expiry = evtimer_new(l->d->base, lease_expired, l);
+		l->warning = evtimer_new(l->d->base, lease_expiring, l);
+	}
+	ms_to_tv(ttl_ms, &tv);
+	evtimer_add(l->expiry, &tv);
+	ms_to_tv(ttl_ms - warn, &tv);
+	evtimer_add(l->warning, &tv);
 }
 
 void
 lease_set_ready(struct lease *l, int64_t ttl_ms)
 {
-	struct timeval	tv = { ttl_ms / 1000, (ttl_ms % 1000) * 1000 };
-
 	l->state = LEASE_READY;
 	l->ttl_ms = ttl_ms;
-	l->expires_ms = now_wall_ms() + ttl_ms;
-	if (l->expiry == NULL)
-		l->expiry = evtimer_new(l->d->base, lease_expired, l);
-	evtimer_add(l->expiry, &tv);
+	l->ready_ms = now_wall_ms();
+	lease_arm(l, ttl_ms);
+}
+
+void
+lease_renew(struct lease *l, int64_t ttl_ms)
+{
+	l->ttl_ms = ttl_ms;
+	lease_arm(l, ttl_ms);
+}
+
+void
+lease_set_client(struct lease *l, struct rpc_client *c)
+{
+	if (l->client != NULL)
+		rpc_client_unref(l->client);
+	rpc_client_ref(c);
+	l->client = c;
+}
+
+static void
+lease_gone_with(struct lease *l, const char *why)
+{
+	log_info("lease %s: %s; releasing %s", l->id, why, l->sandbox_id ?
+	    l->sandbox_id : "(still starting)");
+	if (l->state == LEASE_STARTING)
+		l->bind = LEASE_BIND_NONE;	/* acquire sees the client gone */
+	else
+		lease_stop(l, LEASE_RELEASING, NULL, NULL);
+}
+
+static void
+lease_client_closed(void *arg, struct rpc_client *c)
+{
+	struct lease	*l = arg;
+
+	l->bind = LEASE_BIND_NONE;	/* the hook is spent */
+	lease_gone_with(l, "its connection closed");
+}
+
+static void
+lease_process_exited(evutil_socket_t fd, short what, void *arg)
+{
+	lease_gone_with(arg, "its process exited");
+}
+
+int
+lease_bind_to(struct lease *l, enum lease_bind bind)
+{
+	if (bind == LEASE_BIND_CONNECTION) {
+		rpc_client_on_close(l->client, lease_client_closed, l);
+	} else if (bind == LEASE_BIND_PROCESS) {
+		if ((l->pidfd = (int)syscall(SYS_pidfd_open, l->owner_pid, 0)) ==
+		    -1)
+			return -1;
+		l->pidev = event_new(l->d->base, l->pidfd, EV_READ,
+		    lease_process_exited, l);
+		event_add(l->pidev, NULL);
+	}
+	l->bind = bind;
+	return 0;
+}
+
+/* Undoes the binding and lets go of the client. */
+static void
+lease_unbind(struct lease *l)
+{
+	if (l->bind == LEASE_BIND_CONNECTION && l->client != NULL)
+		rpc_client_on_close_cancel(l->client, lease_client_closed, l);
+	if (l->pidev != NULL) {
+		event_free(l->pidev);
+		l->pidev = NULL;
+	}
+	if (l->pidfd != -1) {
+		close(l->pidfd);
+		l->pidfd = -1;
+	}
+	l->bind = LEASE_BIND_NONE;
+	if (l->client != NULL) {
+		rpc_client_unref(l->client);
+		l->client = NULL;
+	}
+}
+
+const char *
+lease_tombstone(struct lease_table *t, const char *id)
+{
+	unsigned	i, n = t->ndead < TOMBSTONES ? t->ndead : TOMBSTONES;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(t->dead[i].id, id) == 0)
+			return lease_state_name(t->dead[i].state);
+	}
+	return NULL;
 }
 
 void
@@ -259,6 +436,12 @@ lease_to_json(const struct lease *l)
 	    json_real(l->expires_ms / 1000.0));
 	if (l->has_exit_code)
 		json_object_set_new(o, "exit_code", json_integer(l->exit_code));
+	json_object_set_new(o, "bind", json_string(l->bind ==
+	    LEASE_BIND_CONNECTION ? "connection" : l->bind ==
+	    LEASE_BIND_PROCESS ? "process" : "none"));
+	if (l->sandbox_end_ms > 0)
+		json_object_set_new(o, "sandbox_ends_at",
+		    json_real(l->sandbox_end_ms / 1000.0));
 	if (l->status_reason != NULL)
 		json_object_set_new(o, "status_reason",
 		    json_string(l->status_reason));

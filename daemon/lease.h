@@ -36,6 +36,15 @@ enum lease_kind {
 
 #define LEASE_ID_LEN	10	/* "l-" + 8 */
 
+/* What else ends a lease besides release and expiry. */
+enum lease_bind {
+	LEASE_BIND_NONE,
+	LEASE_BIND_CONNECTION,	/* its client connection closes */
+	LEASE_BIND_PROCESS	/* its owning process exits (pidfd) */
+};
+
+struct rpc_client;
+
 struct lease_waiter;
 
 struct lease {
@@ -51,8 +60,15 @@ struct lease {
 	bool			 warm;		/* claimed ready from a pool */
 	json_t			*tags;		/* array of strings */
 	int64_t			 created_ms;	/* wall clock */
+	int64_t			 ready_ms;	/* wall; charged from here */
 	int64_t			 expires_ms;	/* wall clock; 0 while starting */
+	int64_t			 sandbox_end_ms;	/* wall: its lifetime ends */
 	int64_t			 ttl_ms;
+	enum lease_bind		 bind;
+	struct rpc_client	*client;	/* took it; told of expiry */
+	int			 pidfd;		/* bind = process, else -1 */
+	struct event		*pidev;
+	struct event		*warning;	/* lease.expiring */
 	bool			 has_exit_code;
 	int32_t			 exit_code;
 	char			*status_reason;
@@ -86,6 +102,17 @@ void		 lease_unref(struct lease *);
 
 /* Marks a sandbox RUNNING and arms the TTL timer. */
 void		 lease_set_ready(struct lease *, int64_t ttl_ms);
+/* A new deadline `ttl_ms` from now (lease.renew). */
+void		 lease_renew(struct lease *, int64_t ttl_ms);
+/* Remembers the client that took the lease (for notifications). */
+void		 lease_set_client(struct lease *, struct rpc_client *);
+/* Ties the lease to its connection or process; -1 with errno. */
+int		 lease_bind_to(struct lease *, enum lease_bind);
+/*
+ * What became of a lease no longer in the table: "expired", "released",
+ * … or NULL when it was never seen (recent history only).
+ */
+const char	*lease_tombstone(struct lease_table *, const char *id);
 /* Folds what the gateway reported into the lease. */
 void		 lease_update(struct lease *, const struct gw_sandbox *);
 bool		 lease_finished(const struct lease *);

@@ -19,8 +19,10 @@
 #include <grpc/grpc.h>
 #include <systemd/sd-daemon.h>
 
+#include "budget.h"
 #include "config.h"
 #include "credentials.h"
+#include "exec-session.h"
 #include "daemon.h"
 #include "gw.h"
 #include "lease.h"
@@ -33,6 +35,7 @@
 #include "reaper.h"
 #include "rpc.h"
 #include "rpc-server.h"
+#include "tail.h"
 #include "xmalloc.h"
 
 #define SYSTEM_CONFIG	"/etc/sandboxd/sandboxd.conf"
@@ -118,6 +121,27 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	daemon_shutdown(arg);
 }
 
+/* Budgets apply to new requests from the next one on: take them all. */
+static void
+budgets_adopt(struct config *cur, struct config *next)
+{
+	struct config_budget	*u = cur->user_budgets, *g = cur->group_budgets;
+	int			 nu = cur->nuser_budgets;
+	int			 ng = cur->ngroup_budgets;
+	struct config_budget	 b = cur->budget;
+
+	cur->budget = next->budget;
+	cur->user_budgets = next->user_budgets;
+	cur->nuser_budgets = next->nuser_budgets;
+	cur->group_budgets = next->group_budgets;
+	cur->ngroup_budgets = next->ngroup_budgets;
+	next->budget = b;		/* the old ones are freed with `next` */
+	next->user_budgets = u;
+	next->nuser_budgets = nu;
+	next->group_budgets = g;
+	next->ngroup_budgets = ng;
+}
+
 /* SIGHUP: re-read the file and apply what is safe to change live. */
 static void
 on_reload(evutil_socket_t sig, short what, void *arg)
@@ -142,9 +166,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	}
 	log_set_verbosity((int)cfg.daemon.verbose);
 	/* Budgets and limits apply to new requests from now on. */
-	d->cfg.budget.default_lease_ttl = cfg.budget.default_lease_ttl;
-	d->cfg.budget.max_lease_ttl = cfg.budget.max_lease_ttl;
-	d->cfg.budget.max_lifetime = cfg.budget.max_lifetime;
+	budgets_adopt(&d->cfg, &cfg);
 	d->cfg.daemon.max_clients = cfg.daemon.max_clients;
 	d->cfg.daemon.max_clients_per_uid = cfg.daemon.max_clients_per_uid;
 	d->cfg.gateway.exec_timeout = cfg.gateway.exec_timeout;
@@ -308,6 +330,7 @@ main(int argc, char **argv)
 	load_instance_id(d);
 	d->leases = lease_table_new(d);
 	d->reaper = reaper_new(d);
+	d->budget = budget_new(d);
 	grpc_init();
 	setup_gateway(d, gwflag);
 	fd = listen_fd();
@@ -344,7 +367,10 @@ main(int argc, char **argv)
 	lease_table_free(d->leases);
 	pools_free(d->pools);
 	reaper_free(d->reaper);
+	budget_free(d->budget);
 	gw_free(d->gw);
+	exec_table_free(d->execs);
+	tail_table_free(d->tails);
 	grpc_shutdown();
 	metrics_free(d->metrics);
 	local_gw_free(d->local_gw);

@@ -7,10 +7,12 @@
  */
 #include <sys/queue.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base64.h"
+#include "budget.h"
 #include "daemon.h"
 #include "lease.h"
 #include "log.h"
@@ -24,7 +26,8 @@
 #define LIFETIME_MARGIN_S 60
 
 struct acquire {
-	struct rpc_req		*req;
+	struct rpc_req		*req;		/* gone once answered */
+	struct rpc_client	*client;	/* referenced: outlives req */
 	struct lease		*l;		/* cold starts; set at claim */
 	struct pool		*pool;		/* NULL: no pool */
 	char			*pool_name;
@@ -35,6 +38,8 @@ struct acquire {
 	json_t			*files;		/* written after a warm claim */
 	size_t			 nextfile;
 	bool			 hooked;	/* close hook registered */
+	enum lease_bind		 bind;
+	int64_t			 left_ms;	/* the sandbox's life left */
 	TAILQ_ENTRY(acquire)	 entry;
 };
 
@@ -49,6 +54,8 @@ acquire_new(struct rpc_req *req, int64_t ttl)
 	struct acquire	*a = xcalloc(1, sizeof *a);
 
 	a->req = req;
+	a->client = req->client;
+	rpc_client_ref(a->client);
 	a->ttl_ms = ttl;
 	rpc_client_on_close(req->client, acquire_client_gone, a);
 	a->hooked = true;
@@ -61,8 +68,8 @@ acquire_free(struct acquire *a)
 {
 	TAILQ_REMOVE(&acquiring, a, entry);
 	if (a->hooked)
-		rpc_client_on_close_cancel(a->req->client, acquire_client_gone,
-		    a);
+		rpc_client_on_close_cancel(a->client, acquire_client_gone, a);
+	rpc_client_unref(a->client);
 	if (a->l != NULL)
 		lease_unref(a->l);
 	json_decref(a->note);
@@ -101,6 +108,13 @@ acquire_reply(struct acquire *a)
 	    l->sandbox_id, lease_state_name(l->state), (unsigned)l->owner_uid,
 	    l->pool ? " (pool " : "", l->pool ? l->pool : "",
 	    l->pool ? (l->warm ? ", warm)" : ", cold)") : "");
+	lease_set_client(l, a->req->client);
+	if (a->bind != LEASE_BIND_NONE && lease_bind_to(l, a->bind) == -1) {
+		snprintf(f3, sizeof f3, "cannot watch process %d: %s",
+		    (int)l->owner_pid, strerror(errno));
+		acquire_fail(a, RPC_ERR_INTERNAL, NULL, f3);
+		return;
+	}
 	o = lease_to_json(l);
 	if (a->note != NULL)
 		json_object_set(o, "notes", a->note);
@@ -368,34 +382,44 @@ parse_spec(struct rpc_req *req, struct spec_parts *p, int *nusertags)
 	return 0;
 }
 
-/* The lease's TTL: asked for or default, within the configured caps. */
+/* The lease's TTL: asked for, or the caller's default; then the budgets. */
 static int
 lease_ttl(struct rpc_req *req, int64_t *ttl)
 {
-	struct config_budget	*b = &req->d->cfg.budget;
-	int64_t			 cap = b->max_lease_ttl;
+	const struct config_budget	*b = budget_policy(req->d,
+					    req->peer.uid, req->peer.gid);
 
 	if (rpc_param_duration_ms(req, "ttl", b->default_lease_ttl, ttl) == -1)
 		return -1;
-	if (b->max_lifetime > 0 && b->max_lifetime < cap)
-		cap = b->max_lifetime;
 	if (*ttl <= 0) {
 		rpc_fail(req, RPC_ERR_INVALID_PARAMS, NULL,
 		    "ttl must be positive");
 		return -1;
 	}
-	if (*ttl > cap) {
-		rpc_fail(req, RPC_ERR_BUDGET_EXCEEDED, json_pack("{s:s, s:I, "
-		    "s:I}", "budget", "max_lease_ttl", "limit",
-		    (json_int_t)(cap / 1000), "requested",
-		    (json_int_t)(*ttl / 1000)), "ttl of %llds exceeds the "
-		    "limit of %llds", (long long)(*ttl / 1000),
-		    (long long)(cap / 1000));
+	return budget_check_acquire(req, *ttl);
+}
+
+static int
+parse_bind(struct rpc_req *req, enum lease_bind *bind)
+{
+	const char	*s;
+
+	*bind = LEASE_BIND_NONE;
+	if (params_string(req, "bind", false, &s) == -1)
+		return -1;
+	if (s == NULL || strcmp(s, "none") == 0)
+		return 0;
+	if (strcmp(s, "connection") == 0)
+		*bind = LEASE_BIND_CONNECTION;
+	else if (strcmp(s, "process") == 0)
+		*bind = LEASE_BIND_PROCESS;
+	else {
+		rpc_fail(req, RPC_ERR_INVALID_PARAMS, NULL, "parameter \"bind\" "
+		    "must be \"none\", \"connection\" or \"process\"");
 		return -1;
 	}
 	return 0;
 }
-
 
 /* Members of the request that a pool's fixed spec cannot honour. */
 static const char *
@@ -433,12 +457,16 @@ start_cold(struct acquire *a, struct spec_parts *p, int nusertags,
 	}
 	build_tags(d, a->l, p, nusertags, pool);
 	lease_set_tags(a->l, p, nusertags);
-	/* Bound the bill even if this daemon dies: TTL plus a margin. */
-	lifetime_s = a->ttl_ms / 1000 + LIFETIME_MARGIN_S;
-	if (d->cfg.budget.max_lifetime > 0 &&
-	    lifetime_s > d->cfg.budget.max_lifetime / 1000)
-		lifetime_s = d->cfg.budget.max_lifetime / 1000;
+	/*
+	 * The service reclaims the sandbox at max_lifetime even if this
+	 * daemon is gone; renewals may run up to it.
+	 */
+	lifetime_s = budget_policy(d, a->req->peer.uid,
+	    a->req->peer.gid)->max_lifetime / 1000;
+	if (lifetime_s < a->ttl_ms / 1000 + LIFETIME_MARGIN_S)
+		lifetime_s = a->ttl_ms / 1000 + LIFETIME_MARGIN_S;
 	p->spec.max_lifetime_s = (int32_t)lifetime_s;
+	a->l->sandbox_end_ms = now_wall_ms() + lifetime_s * 1000;
 	a->st = starter_start(d, &p->spec, wait, cold_started, a);
 }
 
@@ -533,6 +561,7 @@ claimed(struct acquire *a, const char *sandbox_id, bool warm)
 	l->sandbox_id = xstrdup(sandbox_id);
 	l->pool = xstrdup(a->pool_name);
 	l->warm = warm;
+	l->sandbox_end_ms = now_wall_ms() + a->left_ms;
 	l->sandbox_status = GW_STATUS_RUNNING;
 	if (json_is_array(json_object_get(a->req->params, "tags")))
 		json_array_extend(l->tags, json_object_get(a->req->params,
@@ -549,23 +578,25 @@ claimed(struct acquire *a, const char *sandbox_id, bool warm)
 
 static void
 claim_done(void *arg, const struct gw_error *err, const char *sandbox_id,
-    int64_t retry_after)
+    int64_t ms)
 {
 	struct acquire	*a = arg;
 
 	a->waiter = NULL;
 	if (err != NULL) {
-		acquire_fail(a, err->rpc, retry_after > 0 ? json_pack("{s:s, "
-		    "s:I}", "pool", a->pool_name, "retry_after_ms",
-		    (json_int_t)retry_after) : NULL, err->message);
+		acquire_fail(a, err->rpc, ms > 0 ? json_pack("{s:s, s:I}",
+		    "pool", a->pool_name, "retry_after_ms", (json_int_t)ms) :
+		    NULL, err->message);
 		return;
 	}
+	a->left_ms = ms;
 	claimed(a, sandbox_id, false);
 }
 
 static const char *const acquire_params[] = {
 	"image", "cpu", "memory", "gpu_count", "gpu_type", "env", "tags",
-	"ttl", "files", "secrets", "egress", "command", "wait", "pool", NULL
+	"ttl", "files", "secrets", "egress", "command", "wait", "pool", "bind",
+	NULL
 };
 
 /* Which pool serves this request, if any; -1 when answered (error). */
@@ -622,7 +653,7 @@ acquire_pooled(struct acquire *a, struct spec_parts *p, int nusertags,
 		    "sandbox after the claim");
 	}
 	rc = pool_claim(a->pool, a->ttl_ms, wait, claim_done, a, &sid,
-	    &a->waiter);
+	    &a->left_ms, &a->waiter);
 	if (rc == 0) {
 		claimed(a, sid, true);
 		free(sid);
@@ -650,8 +681,10 @@ lease_acquire(struct rpc_req *req)
 	int64_t			 ttl, wait;
 	int			 nusertags = 0;
 	enum rpc_ret		 ret;
+	enum lease_bind		 bind;
 
 	if (params_only(req, acquire_params) == -1 ||
+	    parse_bind(req, &bind) == -1 ||
 	    parse_spec(req, &p, &nusertags) == -1 || lease_ttl(req, &ttl) == -1 ||
 	    rpc_param_duration_ms(req, "wait", d->cfg.gateway.start_timeout,
 	    &wait) == -1 || choose_pool(req, &pool) == -1) {
@@ -660,6 +693,7 @@ lease_acquire(struct rpc_req *req)
 	}
 	a = acquire_new(req, ttl);
 	a->pool = pool;
+	a->bind = bind;
 	if (pool != NULL)
 		ret = acquire_pooled(a, &p, nusertags, wait);
 	else {

@@ -15,6 +15,8 @@ extern const struct rpc_method method_file_write;
 extern const struct rpc_method method_file_read;
 extern const struct rpc_method method_pool_list;
 extern const struct rpc_method method_pool_resize;
+extern const struct rpc_method method_lease_renew;
+extern const struct rpc_method method_budget_get;
 extern const struct rpc_method method_metrics;
 extern const struct rpc_method method_gateway_check;
 extern const struct rpc_method method_exec_start;

@@ -158,14 +158,24 @@ params_b64(struct rpc_req *req, const char *key, bool required,
 int
 params_lease(struct rpc_req *req, struct lease **out)
 {
-	const char	*id;
+	const char	*id, *past;
 	struct lease	*l;
 
 	if (params_string(req, "lease", true, &id) == -1)
 		return -1;
 	l = lease_find(req->d->leases, id);
 	if (l == NULL) {
-		rpc_fail(req, RPC_ERR_NOT_FOUND, NULL, "no lease %.32s", id);
+		/* A lease that ended lately: say how, not just "no such". */
+		past = lease_tombstone(req->d->leases, id);
+		if (past != NULL && strcmp(past, "expired") == 0)
+			rpc_fail(req, RPC_ERR_LEASE_EXPIRED, NULL, "lease %s "
+			    "expired", id);
+		else if (past != NULL)
+			rpc_fail(req, RPC_ERR_NOT_FOUND, NULL, "lease %s was "
+			    "released", id);
+		else
+			rpc_fail(req, RPC_ERR_NOT_FOUND, NULL, "no lease %.32s",
+			    id);
 		return -1;
 	}
 	if (!rpc_may_act_on(req, l->owner_uid)) {

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "daemon.h"
+#include "lease.h"
 #include "log.h"
 #include "pool.h"
 #include "pool-spec.h"
@@ -24,6 +26,7 @@
 struct pool_member {
 	char			*sandbox_id;
 	int64_t			 expires;	/* monotonic: gateway reclaims */
+	int64_t			 ready;		/* monotonic: charged from */
 	TAILQ_ENTRY(pool_member) entry;
 };
 
@@ -169,12 +172,21 @@ member_free(struct pool_member *m)
 	free(m);
 }
 
+/* Warm time is billed too: to the pool, not to any user. */
+static void
+member_charge(struct pool *p, int64_t ready)
+{
+	if (p->d->budget != NULL)
+		budget_charge_pool(p->d->budget, p->name, now_mono_ms() - ready);
+}
+
 /* Takes a ready member out of the pool and stops its sandbox. */
 static void
 member_discard(struct pool *p, struct pool_member *m, const char *why)
 {
 	TAILQ_REMOVE(&p->ready, m, entry);
 	p->nready--;
+	member_charge(p, m->ready);
 	reaper_stop(p->d->reaper, m->sandbox_id, why, NULL, NULL);
 	member_free(m);
 }
@@ -190,12 +202,12 @@ waiter_free(struct pool_waiter *w)
 
 /* Hands a sandbox to the waiter and leaves the line. */
 static void
-waiter_give(struct pool_waiter *w, const char *sandbox_id)
+waiter_give(struct pool_waiter *w, const char *sandbox_id, int64_t left)
 {
 	struct pool	*p = w->p;
 
 	p->nleased++;
-	w->cb(w->arg, NULL, sandbox_id, 0);
+	w->cb(w->arg, NULL, sandbox_id, left);
 	waiter_free(w);
 }
 
@@ -243,7 +255,7 @@ member_arrive(struct pool *p, char *sandbox_id, int64_t expires)
 
 	TAILQ_FOREACH(w, &p->waiters, entry) {
 		if (w->ttl_ms <= left) {
-			waiter_give(w, sandbox_id);
+			waiter_give(w, sandbox_id, left);
 			free(sandbox_id);
 			return;
 		}
@@ -251,6 +263,7 @@ member_arrive(struct pool *p, char *sandbox_id, int64_t expires)
 	m = xcalloc(1, sizeof *m);
 	m->sandbox_id = sandbox_id;
 	m->expires = expires;
+	m->ready = now_mono_ms();
 	TAILQ_INSERT_TAIL(&p->ready, m, entry);
 	p->nready++;
 }
@@ -343,6 +356,16 @@ start_one(struct pool *p)
 	    pool_started, s);
 }
 
+/* The host-wide cap counts warm sandboxes too. */
+static bool
+host_full(struct daemon *d)
+{
+	int64_t	cap = d->cfg.budget.max_sandboxes;
+
+	return cap > 0 && d->pools != NULL && (int64_t)(lease_count(d->leases) +
+	    pools_sandboxes(d->pools)) >= cap;
+}
+
 /* Starts what the target and the waiting line need, within the caps. */
 static void
 pool_refill(struct pool *p)
@@ -352,7 +375,7 @@ pool_refill(struct pool *p)
 	if (p->draining || p->d->stopping || now_mono_ms() < p->backoff_until)
 		return;
 	want = p->target + p->nwaiting;
-	while ((int64_t)(p->nready + p->nstarting) < want &&
+	while (!host_full(p->d) && (int64_t)(p->nready + p->nstarting) < want &&
 	    (int64_t)p->nstarting < p->max_starting &&
 	    (p->max == 0 ||
 	    (int64_t)(p->nready + p->nstarting + p->nleased) < p->max))
@@ -485,6 +508,7 @@ pools_new(struct daemon *d, const struct config *cfg, char **err)
 	}
 	ps->tick = event_new(d->base, -1, EV_PERSIST, pools_tick, ps);
 	evtimer_add(ps->tick, &tv);
+	d->pools = ps;		/* refills count the host's sandboxes */
 	TAILQ_FOREACH(p, &ps->list, entry)
 		pool_refill(p);
 	return ps;
@@ -568,6 +592,17 @@ pools_shutdown(struct pools *ps)
 }
 
 unsigned
+pools_sandboxes(struct pools *ps)
+{
+	struct pool	*p;
+	unsigned	 n = 0;
+
+	TAILQ_FOREACH(p, &ps->list, entry)
+		n += p->nready + p->nstarting;
+	return n;
+}
+
+unsigned
 pools_busy(struct pools *ps)
 {
 	struct pool	*p;
@@ -616,7 +651,8 @@ note_claim(struct pool *p)
 
 int
 pool_claim(struct pool *p, int64_t ttl_ms, int64_t wait_ms,
-    pool_claim_cb *cb, void *arg, char **sandbox_id, struct pool_waiter **wp)
+    pool_claim_cb *cb, void *arg, char **sandbox_id, int64_t *left_ms,
+    struct pool_waiter **wp)
 {
 	struct pool_member	*m;
 	struct pool_waiter	*w;
@@ -639,7 +675,9 @@ pool_claim(struct pool *p, int64_t ttl_ms, int64_t wait_ms,
 		p->nready--;
 		p->nleased++;
 		p->hits++;
+		member_charge(p, m->ready);
 		*sandbox_id = m->sandbox_id;
+		*left_ms = m->expires - now;
 		free(m);
 		pool_refill(p);
 		return 0;

@@ -21,11 +21,12 @@ struct pool;
 struct pool_waiter;
 
 /*
- * A claim that had to wait: `sandbox_id` on success; otherwise `err`
- * (pool_exhausted carries retry_after_ms > 0).
+ * A claim that had to wait: on success `sandbox_id`, and `ms` is the life
+ * it has left; otherwise `err`, and `ms` a retry-after hint (> 0 for
+ * pool_exhausted).
  */
 typedef void pool_claim_cb(void *arg, const struct gw_error *err,
-		    const char *sandbox_id, int64_t retry_after_ms);
+		    const char *sandbox_id, int64_t ms);
 
 /* Builds every [pool.NAME]; -1 with *err (heap) on a bad pool spec. */
 struct pools	*pools_new(struct daemon *, const struct config *, char **err);
@@ -53,7 +54,9 @@ int64_t		 pool_lifetime_ms(const struct pool *);
  */
 int		 pool_claim(struct pool *, int64_t ttl_ms, int64_t wait_ms,
 		    pool_claim_cb *, void *arg, char **sandbox_id,
-		    struct pool_waiter **w);
+		    int64_t *left_ms, struct pool_waiter **w);
+/* Sandboxes the pools hold: ready and starting (for max_sandboxes). */
+unsigned	 pools_sandboxes(struct pools *);
 /* The waiting client left: its place in line goes. */
 void		 pool_waiter_cancel(struct pool_waiter *);
 /* A lease that came from (or was counted in) a pool is gone. */

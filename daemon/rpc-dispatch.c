@@ -29,6 +29,8 @@ static const struct rpc_method *const methods[] = {
 	&method_file_read,
 	&method_pool_list,
 	&method_pool_resize,
+	&method_lease_renew,
+	&method_budget_get,
 	&method_metrics,
 	&method_gateway_check,
 	&method_exec_start,

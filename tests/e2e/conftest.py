@@ -36,3 +36,6 @@ def procs():
     yield start
     for p in reversed(started):
         p.stop()
+        # Shown by pytest only when the test failed.
+        print(f"--- {os.path.basename(p.logpath)} ({p.argv[0]}) ---")
+        print(p.output()[-6000:])

@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "daemon.h"
-#include "lease.h"
+#include "daemon/daemon.h"
+#include "daemon/lease.h"
 
 static struct daemon	d;
 

@@ -1,0 +1,21 @@
+/*
+ * Crash-safe JSON files in the state directory: written to a temporary
+ * file, fsynced, renamed over the old one, and the directory fsynced, so
+ * a power cut leaves the old file or the new one, never a torn one.
+ */
+#ifndef SBX_STATEFILE_H
+#define SBX_STATEFILE_H
+
+#include <jansson.h>
+
+/* 0, or -1 with *err (heap). */
+int	 statefile_write(const char *path, const json_t *, char **err);
+
+/*
+ * The file's JSON object.  NULL with *err NULL when there is no file;
+ * NULL with *err set when it could not be read or parsed — a file that
+ * does not parse is moved aside (PATH.corrupt-UNIXTIME) and *err says so.
+ */
+json_t	*statefile_read(const char *path, char **err);
+
+#endif
