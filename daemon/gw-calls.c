@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gw-internal.h"
+#include "log.h"
 #include "pbuf.h"
 #include "xmalloc.h"
 
@@ -49,6 +50,12 @@ struct gw_op {
 	int		 pages;
 	struct gw_sandbox *sb;
 	size_t		 nsb, capsb;
+
+	/* Start: the request again, and its tag, for an unknown outcome. */
+	grpc_byte_buffer *req;
+	char		*reqtag;
+	int		 attempts;
+	struct gw_error	 lost;		/* why the outcome is unknown */
 };
 
 static struct gw_op *
@@ -76,6 +83,10 @@ op_free(struct gw_op *op)
 		free(op->tags[j]);
 	free(op->tags);
 	free(op->page_token);
+	if (op->req != NULL)
+		grpc_byte_buffer_destroy(op->req);
+	free(op->reqtag);
+	gw_error_clear(&op->lost);
 	free(op->id);
 	free(op->path);
 	free(op);
@@ -107,6 +118,45 @@ bad_id(const char *id)
 
 /* --- Start, Get ------------------------------------------------------ */
 
+#define START_ATTEMPTS	3
+
+static void	start_done(void *, const struct gw_error *, grpc_byte_buffer *);
+
+/*
+ * After a Start whose outcome is unknown: did it create the sandbox?
+ * Found by its request tag → adopt it; not found → Start again.
+ */
+static void
+start_listed(void *arg, const struct gw_error *err,
+    const struct gw_sandbox *sb, size_t n)
+{
+	struct gw_op	*op = arg;
+
+	if (err != NULL) {
+		op->cb.sandbox(op->arg, &op->lost, NULL);
+		op_free(op);
+	} else if (n > 0) {
+		log_info("Start %s: reply lost, adopting %s found by its tag",
+		    op->reqtag, sb[0].id);
+		op->cb.sandbox(op->arg, NULL, &sb[0]);
+		op_free(op);
+	} else {
+		log_debug("Start %s: not created; sending it again",
+		    op->reqtag);
+		gw_call_start(op->gw, &o_start, grpc_byte_buffer_copy(op->req),
+		    start_done, op);
+	}
+}
+
+/* UNAVAILABLE or a deadline after sending: the gateway may have done it. */
+static bool
+start_outcome_unknown(const struct gw_op *op, const struct gw_error *err)
+{
+	return op->reqtag != NULL && op->attempts < START_ATTEMPTS &&
+	    (err->grpc_code == GRPC_STATUS_UNAVAILABLE ||
+	    err->grpc_code == GRPC_STATUS_DEADLINE_EXCEEDED);
+}
+
 static void
 start_done(void *arg, const struct gw_error *err, grpc_byte_buffer *reply)
 {
@@ -114,7 +164,17 @@ start_done(void *arg, const struct gw_error *err, grpc_byte_buffer *reply)
 	PB(StartSandboxResponse)	*r = NULL;
 	struct gw_sandbox	 sb;
 	struct gw_error		 e = { 0 };
+	const char		*tags[1];
 
+	op->attempts++;
+	if (err != NULL && start_outcome_unknown(op, err)) {
+		gw_error_clear(&op->lost);
+		gw_error_make(&op->lost, err->grpc_code, err->rpc, "%s",
+		    err->message);
+		tags[0] = op->reqtag;
+		gw_list(op->gw, tags, 1, true, start_listed, op);
+		return;
+	}
 	if (err != NULL)
 		op->cb.sandbox(op->arg, err, NULL);
 	else if ((r = (void *)pbuf_unpack(reply,
@@ -139,14 +199,21 @@ gw_start(struct gw *gw, const struct gw_spec *spec, gw_sandbox_cb *cb,
 	struct gw_arena		 a = { 0 };
 	PB(StartSandboxRequest)	*r;
 	const char		*err = NULL;
+	int			 i;
 
 	op->cb.sandbox = cb;
+	for (i = 0; i < spec->ntags; i++) {
+		if (strncmp(spec->tags[i], "sandboxd-req:", 13) == 0)
+			op->reqtag = xstrdup(spec->tags[i]);
+	}
 	if ((r = gw_build_start(&a, spec, &err)) == NULL)
 		gw_call_fail(gw, &o_start, RPC_ERR_INVALID_PARAMS, err,
 		    start_done, op);
-	else
-		gw_call_start(gw, &o_start, pbuf_pack(&r->base), start_done,
-		    op);
+	else {
+		op->req = pbuf_pack(&r->base);
+		gw_call_start(gw, &o_start, grpc_byte_buffer_copy(op->req),
+		    start_done, op);
+	}
 	gw_arena_free(&a);
 }
 

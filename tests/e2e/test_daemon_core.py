@@ -231,3 +231,18 @@ def test_sigterm_stops_leased_sandboxes(daemon, gw):
     c = gwclient.Client(gw.target)
     running = c.call("List", tags=["sandboxd"]).sandboxes
     assert list(running) == []
+
+
+def test_start_reply_lost_creates_one_sandbox(tmpdir_short, procs):
+    """A Start whose reply is dropped: found by its tag, not started twice."""
+    gw = Gateway(tmpdir_short, procs, args=["--fault", "drop-reply=Start:1"])
+    d = Daemon(tmpdir_short, procs, gateway=gw.target)
+    lease = d.call("lease.acquire")
+    import gwclient
+    c = gwclient.Client(gw.target)
+    ours = [s.sandbox_id for s in c.call("List", tags=["sandboxd"],
+                                          include_stopped=True).sandboxes]
+    assert ours == [lease["sandbox_id"]]
+    assert gw.read_stats()["calls"]["Start"] == 1
+    out = d.call("exec", lease=lease["id"], argv=["true"])
+    assert out["exit_code"] == 0
