@@ -38,19 +38,13 @@ FUZZ_WARN    := $(WARN) -Wno-format-nonliteral
 FUZZ_MAKE    := $(MAKE) --no-print-directory CC="$(FUZZ_CC)" \
 	WARN="$(FUZZ_WARN)"
 
-.PHONY: fuzz fuzz-build fuzz-short fuzz-regress fuzz-clean tsan fuzz-force
+.PHONY: fuzz fuzz-build fuzz-libs fuzz-short fuzz-regress fuzz-clean tsan
 
-# The sub-make decides whether the libraries are stale; the harnesses
-# relink only when it actually rewrote one.
-# (The sub-make includes this file again: define nothing for its own B.)
-ifneq ($(B),$(FUZZ_B))
-$(FUZZ_LIBS) &: fuzz-force
-	+@$(FUZZ_MAKE) B=$(FUZZ_B) \
-		CFLAGS="$(FUZZ_CFLAGS)" LDFLAGS="$(FUZZ_SAN)" $(FUZZ_LIBS)
-
-endif
-
-fuzz-force: ;
+# The sub-make rebuilds what is stale in the libraries; a second pass then
+# relinks only the harnesses older than a library or their source.
+fuzz-libs:
+	+@$(FUZZ_MAKE) B=$(FUZZ_B) CFLAGS="$(FUZZ_CFLAGS)" \
+		LDFLAGS="$(FUZZ_SAN)" $(FUZZ_LIBS)
 
 $(FUZZ_B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBS)
 	@mkdir -p $(@D)
@@ -59,7 +53,8 @@ $(FUZZ_B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBS)
 		-I$(FUZZ_B)/proto $(PKG_CFLAGS) $(FUZZ_CFLAGS) $(FUZZ_WARN) \
 		-fsanitize=fuzzer -o $@ $< $(FUZZ_LIBS) $(PKG_LIBS)
 
-fuzz-build: $(FUZZ_BINS)
+fuzz-build: fuzz-libs
+	+@$(MAKE) --no-print-directory $(FUZZ_BINS)
 
 # Runs each harness on a scratch copy of its seeds (new finds stay in
 # $(FUZZ_WORK)/; crashes land in $(FUZZ_B)/crash-* to move to regress/).
