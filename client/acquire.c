@@ -3,6 +3,7 @@
  * lease.acquire params, the call itself and printing the new lease.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -36,7 +37,26 @@ sbctl_lease_option(const struct sbctl_cmd *cmd, json_t *params, int ch,
 	}
 }
 
-/* Parses only lease options and checks operands; optind at the first. */
+/*
+ * lease and submit end as soon as the lease is there, so a lease bound to
+ * their connection or process would be given back at once: refuse it.
+ */
+static int
+lease_refuse_bind(const struct sbctl_cmd *cmd, const json_t *params)
+{
+	const char	*bind = json_string_value(json_object_get(params,
+			    "bind"));
+
+	if (bind == NULL || strcmp(bind, "none") == 0)
+		return CMD_CONTINUE;
+	return cmd_usage_error(cmd, "--bind %s would release the lease as "
+	    "soon as sbctl %s exits", bind, cmd->name);
+}
+
+/*
+ * Parses only lease options (no --bind but none) and checks operands;
+ * optind at the first.
+ */
 int
 sbctl_parse_lease_args(const struct sbctl_cmd *cmd, int argc, char **argv,
     json_t *params)
@@ -51,7 +71,7 @@ sbctl_parse_lease_args(const struct sbctl_cmd *cmd, int argc, char **argv,
 	}
 	if ((rv = cmd_check_operands(cmd, argc - optind, argv + optind)) != 0)
 		return rv;
-	return CMD_CONTINUE;
+	return lease_refuse_bind(cmd, params);
 }
 
 /* A JSON array of strings from argv. */

@@ -1,4 +1,7 @@
-/* sbctl exec [-i] [--timeout DUR] LEASE -- CMD…: run a command in a lease. */
+/*
+ * sbctl exec [-it] [--detach] [--buffered] [--timeout DUR] LEASE -- CMD…:
+ * run a command in a lease, streaming its output as it comes.
+ */
 #include <string.h>
 
 #include "sbctl.h"
@@ -8,13 +11,48 @@ static int	cmd_exec_exec(struct sbctl *, const struct sbctl_cmd *, int,
 
 const struct sbctl_cmd cmd_exec_entry = {
 	.name = "exec",
-	.usage = "[-i] [--timeout DUR] [--max-output SIZE] LEASE -- CMD "
-	    "[ARG ...]",
-	.summary = "Run CMD in the leased sandbox; exit with its exit code.",
+	.usage = "[-it] [--detach] [--buffered] [--timeout DUR] "
+	    "[--max-output SIZE] LEASE -- CMD [ARG ...]",
+	.summary = "Run CMD in the leased sandbox, output as it comes; exit "
+	    "with its exit code (--detach: print the exec id and return).",
 	.min_args = 2,
 	.max_args = -1,
 	.exec = cmd_exec_exec,
 };
+
+static const struct option exec_longopts[] = {
+	SBCTL_EXEC_LONGOPTS,
+	{ "detach",	no_argument,		NULL, SBCTL_OPT_DETACH },
+	{ NULL,		0,			NULL, 0 }
+};
+
+/* Parses the options into o; CMD_CONTINUE or the exit status. */
+static int
+exec_parse(const struct sbctl_cmd *self, int argc, char **argv,
+    struct sbctl_exec_opts *o)
+{
+	int	 ch, rv;
+
+	optind = 0;
+	while ((ch = cmd_getopt(self, argc, argv, "it", exec_longopts)) !=
+	    -1) {
+		if (ch == 'h') {
+			cmd_print_help(self, stdout);
+			return SBCTL_EXIT_OK;
+		}
+		if (ch == SBCTL_OPT_DETACH) {
+			o->detach = true;
+			continue;
+		}
+		if (ch == '?' || sbctl_exec_option(self, o, ch, optarg) != 1)
+			return SBCTL_EXIT_USAGE;
+	}
+	if ((rv = sbctl_exec_opts_check(self, o)) != 0)
+		return rv;
+	if ((rv = cmd_check_operands(self, argc - optind, argv + optind)) != 0)
+		return rv;
+	return CMD_CONTINUE;
+}
 
 /* Parses the options and runs the command in the lease. */
 static int
@@ -23,21 +61,10 @@ cmd_exec_exec(struct sbctl *sb, const struct sbctl_cmd *self, int argc,
 {
 	struct sbctl_exec_opts	 o;
 	const char		*lease;
-	int			 ch, rv;
+	int			 rv;
 
 	sbctl_exec_opts_init(&o);
-	optind = 0;
-	while ((ch = cmd_getopt(self, argc, argv, "i", sbctl_exec_longopts))
-	    != -1) {
-		if (ch == 'h') {
-			cmd_print_help(self, stdout);
-			return SBCTL_EXIT_OK;
-		}
-		if (ch == '?' || (rv = sbctl_exec_option(self, &o, ch,
-		    optarg)) != 1)
-			return SBCTL_EXIT_USAGE;
-	}
-	if ((rv = cmd_check_operands(self, argc - optind, argv + optind)) != 0)
+	if ((rv = exec_parse(self, argc, argv, &o)) != CMD_CONTINUE)
 		return rv;
 	lease = argv[optind++];
 	if (strcmp(argv[optind], "--") == 0)

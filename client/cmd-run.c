@@ -1,7 +1,9 @@
 /*
- * sbctl run [lease options] [--keep] [-i] [--timeout DUR] -- CMD…: lease,
- * exec, release.  SIGINT, SIGTERM and SIGHUP cut the exec short and the
- * lease is still released (on a fresh connection) before exiting 128+sig.
+ * sbctl run [lease options] [--keep] [-it] [--buffered] -- CMD…: lease,
+ * exec, release.  The lease is bound to this process, so a run killed
+ * outright still gives its sandbox back (sandboxd watches our pid).
+ * SIGINT, SIGTERM and SIGHUP cancel the command and the lease is still
+ * released (on a fresh connection) before exiting 128+sig.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -17,7 +19,7 @@ static int	cmd_run_exec(struct sbctl *, const struct sbctl_cmd *, int,
 
 const struct sbctl_cmd cmd_run_entry = {
 	.name = "run",
-	.usage = "[lease options] [--keep] [-i] [--timeout DUR] "
+	.usage = "[lease options] [--keep] [-it] [--buffered] [--timeout DUR] "
 	    "[--max-output SIZE] -- CMD [ARG ...]",
 	.summary = "Lease a sandbox, run CMD in it, release it; exit with "
 	    "CMD's exit code.",
@@ -33,32 +35,25 @@ static const struct option run_longopts[] = {
 	{ NULL,		0,			NULL, 0 }
 };
 
-static volatile sig_atomic_t	run_signal;
-
-/* Notes the first signal; a second of the same kind is not caught again. */
-static void
-run_sighandler(int sig)
+/*
+ * The binding: our process unless --keep (the lease must outlive us) or
+ * --bind says otherwise.  0 or the usage status.
+ */
+static int
+run_bind(const struct sbctl_cmd *self, json_t *params, bool keep)
 {
-	if (run_signal != 0)
-		signal(sig, SIG_DFL);
-	else
-		run_signal = sig;
-}
+	const char	*bind = json_string_value(json_object_get(params,
+			    "bind"));
 
-/* Catches the stop signals without SA_RESTART so waits are cut short. */
-static void
-run_catch_signals(void)
-{
-	struct sigaction	 sa;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = run_sighandler;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	/* A closed stdout must not kill us before the release. */
-	signal(SIGPIPE, SIG_IGN);
+	if (bind == NULL) {
+		json_object_set_new(params, "bind", json_string(keep ? "none" :
+		    "process"));
+		return 0;
+	}
+	if (keep && strcmp(bind, "none") != 0)
+		return cmd_usage_error(self, "--keep and --bind %s do not go "
+		    "together: the lease would end with sbctl", bind);
+	return 0;
 }
 
 /* Parses run's options into the acquire params and exec options. */
@@ -69,7 +64,7 @@ run_parse(const struct sbctl_cmd *self, int argc, char **argv,
 	int	 ch, rv;
 
 	optind = 0;
-	while ((ch = cmd_getopt(self, argc, argv, "i", run_longopts)) != -1) {
+	while ((ch = cmd_getopt(self, argc, argv, "it", run_longopts)) != -1) {
 		if (ch == SBCTL_OPT_KEEP) {
 			*keep = true;
 			continue;
@@ -82,8 +77,11 @@ run_parse(const struct sbctl_cmd *self, int argc, char **argv,
 		    CMD_CONTINUE)
 			return rv;
 	}
-	return cmd_check_operands(self, argc - optind, argv + optind) != 0 ?
-	    SBCTL_EXIT_USAGE : CMD_CONTINUE;
+	if (sbctl_exec_opts_check(self, o) != 0 ||
+	    run_bind(self, params, *keep) != 0 ||
+	    cmd_check_operands(self, argc - optind, argv + optind) != 0)
+		return SBCTL_EXIT_USAGE;
+	return CMD_CONTINUE;
 }
 
 /*
@@ -119,22 +117,24 @@ cmd_run_exec(struct sbctl *sb, const struct sbctl_cmd *self, int argc,
 		json_decref(params);
 		return rv;
 	}
-	run_catch_signals();
+	sbctl_catch_stop_signals();
+	/* A closed stdout must not kill us before the release. */
+	signal(SIGPIPE, SIG_IGN);
 	if ((rv = sbctl_acquire(sb, params, &lease)) != 0)
-		return run_signal != 0 ? 128 + run_signal : rv;
+		return sbctl_stop_signal != 0 ? 128 + sbctl_stop_signal : rv;
 	if (keep)
 		fprintf(stderr, "%s\n", sbctl_lease_id(lease));
 	rv = RPC_CLIENT_INTERRUPTED;
-	if (run_signal == 0) {
-		rpc_client_set_interrupt(sb->rpc, &run_signal);
-		o.interrupt = &run_signal;
+	if (sbctl_stop_signal == 0) {
+		rpc_client_set_interrupt(sb->rpc, &sbctl_stop_signal);
+		o.interrupt = &sbctl_stop_signal;
 		rv = sbctl_exec(sb, sbctl_lease_id(lease), argc - optind,
 		    argv + optind, &o);
 	}
-	if (rv == RPC_CLIENT_INTERRUPTED || run_signal != 0)
-		rv = 128 + run_signal;
+	if (rv == RPC_CLIENT_INTERRUPTED || sbctl_stop_signal != 0)
+		rv = 128 + sbctl_stop_signal;
 	if (!keep && (rrv = run_release(sb, sbctl_lease_id(lease))) != 0 &&
-	    run_signal == 0)
+	    sbctl_stop_signal == 0)
 		rv = rrv;
 	json_decref(lease);
 	return rv;

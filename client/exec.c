@@ -1,7 +1,9 @@
 /*
- * The buffered exec shared by `sbctl exec` and `sbctl run`: its options,
- * the request (argv, stdin read to EOF as stdin_b64, timeout, output cap)
- * and the reply written back as raw bytes, the remote exit code returned.
+ * What `sbctl exec` and `sbctl run` share: their options, and the
+ * buffered exec (--buffered): the request (argv, stdin read to EOF as
+ * stdin_b64, timeout, output cap) and the reply written back as raw
+ * bytes, the remote exit code returned.  The default, streaming, is in
+ * exec-start.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,6 +36,12 @@ sbctl_exec_option(const struct sbctl_cmd *cmd, struct sbctl_exec_opts *o,
 	case 'i':
 		o->send_stdin = true;
 		return 1;
+	case 't':
+		o->tty = true;
+		return 1;
+	case SBCTL_OPT_BUFFERED:
+		o->buffered = true;
+		return 1;
 	case SBCTL_OPT_TIMEOUT:
 		if (parse_duration(arg, &o->timeout_ms, &why) == -1) {
 			cmd_usage_error(cmd, "--timeout: '%s': %s", arg, why);
@@ -47,10 +55,26 @@ sbctl_exec_option(const struct sbctl_cmd *cmd, struct sbctl_exec_opts *o,
 			return -1;
 		}
 		o->max_output = (int64_t)size;
+		o->buffered = true;	/* a cap only the buffered exec has */
 		return 1;
 	default:
 		return 0;
 	}
+}
+
+/* Refuses combinations that make no sense; 0 or the usage status. */
+int
+sbctl_exec_opts_check(const struct sbctl_cmd *cmd, struct sbctl_exec_opts *o)
+{
+	if (o->tty && o->buffered)
+		return cmd_usage_error(cmd, "-t needs the streaming exec, not "
+		    "--buffered or --max-output");
+	if (o->detach && (o->tty || o->send_stdin || o->buffered))
+		return cmd_usage_error(cmd, "--detach does not go with -i, -t, "
+		    "--buffered or --max-output");
+	if (o->tty)
+		o->send_stdin = true;	/* a terminal is for typing into */
+	return 0;
 }
 
 /* Fills in the defaults: no stdin, the daemon's timeout and cap. */
@@ -58,6 +82,9 @@ void
 sbctl_exec_opts_init(struct sbctl_exec_opts *o)
 {
 	o->send_stdin = false;
+	o->tty = false;
+	o->buffered = false;
+	o->detach = false;
 	o->timeout_ms = -1;
 	o->max_output = -1;
 	o->interrupt = NULL;
@@ -154,7 +181,8 @@ exec_status(const json_t *r)
 }
 
 /*
- * Runs argv in the lease and writes its output.  Returns the remote exit
+ * Runs argv in the lease and writes its output (streamed unless
+ * o->buffered).  Returns the remote exit
  * code, an exit status after printing why, or RPC_CLIENT_INTERRUPTED.
  */
 int
@@ -164,6 +192,8 @@ sbctl_exec(struct sbctl *sb, const char *lease, int argc, char **argv,
 	json_t	*params, *r;
 	int	 rv;
 
+	if (!o->buffered)
+		return sbctl_exec_stream(sb, lease, argc, argv, o);
 	if ((rv = exec_params(lease, argc, argv, o, &params)) != 0)
 		return rv;
 	if ((rv = sbctl_call(sb, "exec", params, &r)) != 0)

@@ -35,6 +35,8 @@ static int lopt_tag(const struct lease_opt *, json_t *, const char *,
     char *, size_t);
 static int lopt_file(const struct lease_opt *, json_t *, const char *,
     char *, size_t);
+static int lopt_bind(const struct lease_opt *, json_t *, const char *,
+    char *, size_t);
 static int lopt_secret(const struct lease_opt *, json_t *, const char *,
     char *, size_t);
 
@@ -63,6 +65,10 @@ static const struct lease_opt lease_opt_table[] = {
 	  "network egress mode" },
 	{ "wait", "DUR", LOPT_WAIT, "wait", lopt_duration,
 	  "how long to wait for the sandbox to run" },
+	{ "pool", "NAME", LOPT_POOL, "pool", lopt_string,
+	  "take a warm sandbox from this pool" },
+	{ "bind", "HOW", LOPT_BIND, "bind", lopt_bind,
+	  "connection|process|none: release when sbctl goes (run: process)" },
 };
 #define LEASE_OPT_COUNT	(sizeof lease_opt_table / sizeof lease_opt_table[0])
 
@@ -193,6 +199,19 @@ lopt_file(const struct lease_opt *o, json_t *params, const char *arg,
 	    json_pack("{s:s, s:s%}", "path", colon + 1, "data_b64", b64,
 	    b64len));
 	free(b64);
+	return 1;
+}
+
+/* How the lease is bound to its client: connection, process or none. */
+static int
+lopt_bind(const struct lease_opt *o, json_t *params, const char *arg,
+    char *err, size_t errlen)
+{
+	if (strcmp(arg, "connection") != 0 && strcmp(arg, "process") != 0 &&
+	    strcmp(arg, "none") != 0)
+		return lopt_fail(o, err, errlen, "'%s' is not connection, "
+		    "process or none", arg);
+	json_object_set_new(params, o->member, json_string(arg));
 	return 1;
 }
 

@@ -25,7 +25,9 @@ enum lease_opt_id {
 	LOPT_FILE,
 	LOPT_SECRET,
 	LOPT_EGRESS,
-	LOPT_WAIT
+	LOPT_WAIT,
+	LOPT_POOL,
+	LOPT_BIND
 };
 
 /*

@@ -29,6 +29,7 @@ struct rpc_client {
 	int			 fd;
 	char			*path;
 	struct evbuffer		*in;
+	struct evbuffer		*out;		/* queued by rpc_client_send */
 	size_t			 max_line;
 	json_int_t		 next_id;
 	volatile sig_atomic_t	*interrupt;
@@ -105,7 +106,8 @@ rpc_client_open(const char *path, struct rpc_client_error *err)
 	c = xcalloc(1, sizeof *c);
 	c->fd = fd;
 	c->path = xstrdup(path);
-	if ((c->in = evbuffer_new()) == NULL)
+	if ((c->in = evbuffer_new()) == NULL ||
+	    (c->out = evbuffer_new()) == NULL)
 		abort();
 	c->max_line = RPC_MAX_LINE_DEFAULT;
 	c->next_id = 1;
@@ -121,6 +123,7 @@ rpc_client_close(struct rpc_client *c)
 		return;
 	close(c->fd);
 	evbuffer_free(c->in);
+	evbuffer_free(c->out);
 	free(c->path);
 	free(c);
 }
@@ -174,6 +177,39 @@ client_send(struct rpc_client *c, const char *buf, size_t len,
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* Sends what rpc_client_send queued, blocking, before a call's request. */
+static int
+client_drain_out(struct rpc_client *c, struct rpc_client_error *err)
+{
+	struct evbuffer_iovec	 v;
+	int			 rv;
+
+	while (evbuffer_peek(c->out, -1, NULL, &v, 1) > 0) {
+		if ((rv = client_send(c, v.iov_base, v.iov_len, err)) != 0)
+			return rv;
+		evbuffer_drain(c->out, v.iov_len);
+	}
+	return 0;
+}
+
+/* One read into c->in; EOF is "sandboxd closed the connection". */
+static int
+client_read_some(struct rpc_client *c, struct rpc_client_error *err)
+{
+	int	 n;
+
+	n = evbuffer_read(c->in, c->fd, RPC_CLIENT_READ_CHUNK);
+	if (n > 0)
+		return 0;
+	if (n == 0 || errno == ECONNRESET)
+		return client_fail(err, SBCTL_EXIT_UNAVAILABLE,
+		    "sandboxd closed the connection");
+	if (errno == EINTR || errno == EAGAIN)
+		return 0;
+	return client_fail(err, SBCTL_EXIT_UNAVAILABLE, "read from %s: %s",
+	    c->path, strerror(errno));
 }
 
 /*
@@ -310,42 +346,177 @@ client_waitmask(const struct rpc_client *c, const sigset_t *old,
 	}
 }
 
+/*
+ * Encodes a request with the next id as one line (caller frees); -1 when
+ * it cannot be encoded or is longer than the limit.
+ */
+static int
+client_encode(struct rpc_client *c, const char *method, json_t *params,
+    json_int_t *idp, char **line, size_t *len, struct rpc_client_error *err)
+{
+	json_t	*req;
+
+	*idp = c->next_id++;
+	req = rpc_request_new(json_integer(*idp), method, params);
+	*line = rpc_dump_line(req, len);
+	json_decref(req);
+	if (*line == NULL)
+		return client_fail(err, SBCTL_EXIT_FAILURE, "cannot encode "
+		    "the %s request", method);
+	if (*len > c->max_line + 1) {
+		free(*line);
+		*line = NULL;
+		return client_fail(err, SBCTL_EXIT_FAILURE, "the %s request "
+		    "is too large (%zu bytes; the limit is %zu)", method, *len,
+		    c->max_line);
+	}
+	return 0;
+}
+
 /* Sends a request and waits for its response. */
 int
 rpc_client_call(struct rpc_client *c, const char *method, json_t *params,
     json_t **result, json_t **error, struct rpc_client_error *err)
 {
-	json_t		*req, *id;
+	json_t		*id;
+	json_int_t	 n;
 	sigset_t	 old, wait;
 	char		*line;
 	size_t		 len;
 	int		 rv;
 
 	*result = *error = NULL;
-	id = json_integer(c->next_id++);
-	req = rpc_request_new(json_incref(id), method, params);
-	line = rpc_dump_line(req, &len);
-	json_decref(req);
-	if (line == NULL) {
-		json_decref(id);
-		return client_fail(err, SBCTL_EXIT_FAILURE, "cannot encode "
-		    "the %s request", method);
-	}
-	if (len > c->max_line + 1) {
-		free(line);
-		json_decref(id);
-		return client_fail(err, SBCTL_EXIT_FAILURE, "the %s request "
-		    "is too large (%zu bytes; the limit is %zu)", method, len,
-		    c->max_line);
-	}
+	if (client_encode(c, method, params, &n, &line, &len, err) == -1)
+		return -1;
+	id = json_integer(n);
 	sigprocmask(SIG_BLOCK, &c->signals, &old);
 	client_waitmask(c, &old, &wait);
 	if (client_interrupted(c))
 		rv = RPC_CLIENT_INTERRUPTED;
-	else if ((rv = client_send(c, line, len, err)) == 0)
+	else if ((rv = client_drain_out(c, err)) == 0 &&
+	    (rv = client_send(c, line, len, err)) == 0)
 		rv = client_await(c, id, &wait, result, error, err);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	free(line);
 	json_decref(id);
 	return rv;
+}
+
+/* Queues a request without waiting; its id in *idp. */
+int
+rpc_client_send(struct rpc_client *c, const char *method, json_t *params,
+    json_int_t *idp, struct rpc_client_error *err)
+{
+	char	*line;
+	size_t	 len;
+
+	if (client_encode(c, method, params, idp, &line, &len, err) == -1)
+		return -1;
+	evbuffer_add(c->out, line, len);
+	free(line);
+	return rpc_client_flush(c, err);
+}
+
+/* Writes what the socket takes now of the queued requests. */
+int
+rpc_client_flush(struct rpc_client *c, struct rpc_client_error *err)
+{
+	struct evbuffer_iovec	 v;
+	ssize_t			 n;
+
+	while (evbuffer_peek(c->out, -1, NULL, &v, 1) > 0) {
+		n = send(c->fd, v.iov_base, v.iov_len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == EPIPE || errno == ECONNRESET)
+				return client_fail(err, SBCTL_EXIT_UNAVAILABLE,
+				    "sandboxd closed the connection");
+			return client_fail(err, SBCTL_EXIT_UNAVAILABLE,
+			    "write to %s: %s", c->path, strerror(errno));
+		}
+		evbuffer_drain(c->out, (size_t)n);
+	}
+	return 0;
+}
+
+/* True while queued requests wait for the socket to take them. */
+bool
+rpc_client_want_write(const struct rpc_client *c)
+{
+	return evbuffer_get_length(c->out) > 0;
+}
+
+/*
+ * Waits (ppoll with `waitmask`, NULL for poll) until the socket or `fd`
+ * (-1: none) is ready, then writes queued requests and reads what came.
+ * *revents gets fd's events.  Returns 0, or -1 with *err (EOF included).
+ */
+int
+rpc_client_poll(struct rpc_client *c, int fd, short events, short *revents,
+    const sigset_t *waitmask, struct rpc_client_error *err)
+{
+	struct pollfd	 p[2];
+	int		 n, nfds = 1;
+
+	p[0] = (struct pollfd){ .fd = c->fd, .events = POLLIN |
+	    (rpc_client_want_write(c) ? POLLOUT : 0) };
+	if (fd != -1 && events != 0)
+		p[nfds++] = (struct pollfd){ .fd = fd, .events = events };
+	*revents = 0;
+	n = waitmask != NULL ? ppoll(p, (nfds_t)nfds, NULL, waitmask) :
+	    poll(p, (nfds_t)nfds, -1);
+	if (n == -1) {
+		if (errno == EINTR)
+			return 0;
+		return client_fail(err, SBCTL_EXIT_UNAVAILABLE, "poll: %s",
+		    strerror(errno));
+	}
+	if (nfds == 2)
+		*revents = p[1].revents;
+	if ((p[0].revents & POLLOUT) && rpc_client_flush(c, err) == -1)
+		return -1;
+	if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
+		return client_read_some(c, err);
+	return 0;
+}
+
+/*
+ * Takes the next message already read, if any: 1 with *msg filled (clear
+ * it with rpc_msg_clear), 0 when no whole line is buffered, -1 on a bad
+ * or too long line.
+ */
+int
+rpc_client_next(struct rpc_client *c, struct rpc_msg *msg,
+    struct rpc_client_error *err)
+{
+	struct evbuffer_ptr	 eol;
+	struct rpc_fail		 fail;
+	char			*line;
+	size_t			 len;
+	int			 rv;
+
+	eol = evbuffer_search_eol(c->in, NULL, NULL, EVBUFFER_EOL_LF);
+	if (eol.pos == -1) {
+		if (evbuffer_get_length(c->in) > c->max_line)
+			return client_fail(err, SBCTL_EXIT_FAILURE, "sandboxd "
+			    "sent a line longer than %zu bytes", c->max_line);
+		return 0;
+	}
+	if ((size_t)eol.pos > c->max_line)
+		return client_fail(err, SBCTL_EXIT_FAILURE, "sandboxd sent a "
+		    "line longer than %zu bytes", c->max_line);
+	if ((line = evbuffer_readln(c->in, &len, EVBUFFER_EOL_LF)) == NULL)
+		abort();
+	rv = rpc_parse_line(line, len, msg, &fail);
+	free(line);
+	if (rv == -1) {
+		json_decref(fail.id);
+		return client_fail(err, SBCTL_EXIT_FAILURE,
+		    "sandboxd sent a bad message: %s", fail.message);
+	}
+	return 1;
 }

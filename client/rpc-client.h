@@ -9,11 +9,13 @@
 #define SBX_RPC_CLIENT_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
 
 struct rpc_client;
+struct rpc_msg;
 
 /* A transport failure: what to print after "sbctl: " and the exit status. */
 struct rpc_client_error {
@@ -50,5 +52,31 @@ void	rpc_client_set_interrupt(struct rpc_client *, volatile sig_atomic_t *);
  */
 int	rpc_client_call(struct rpc_client *, const char *method, json_t *params,
 	    json_t **result, json_t **error, struct rpc_client_error *err);
+
+/*
+ * The streaming side, for commands that watch notifications while they
+ * send (exec, attach, tail).  Requests are queued and written as the
+ * socket takes them, so a daemon that stops reading while its replies
+ * queue up never blocks us in send(2).
+ */
+
+/* Queues `method` (params stolen) with a new id, in *id; tries to send. */
+int	rpc_client_send(struct rpc_client *, const char *method,
+	    json_t *params, json_int_t *id, struct rpc_client_error *);
+/* Writes queued requests as far as the socket takes them, not blocking. */
+int	rpc_client_flush(struct rpc_client *, struct rpc_client_error *);
+bool	rpc_client_want_write(const struct rpc_client *);
+/*
+ * Waits until the socket or `fd` (-1: none) is ready, with `waitmask`
+ * during the wait (ppoll) unless NULL; then sends and reads what it can.
+ * A signal ends the wait with 0.  *revents: fd's poll events.
+ */
+int	rpc_client_poll(struct rpc_client *, int fd, short events,
+	    short *revents, const sigset_t *waitmask,
+	    struct rpc_client_error *);
+/* 1 and *msg (rpc_msg_clear it) when a whole message was read, else 0;
+ * -1 on a bad line. */
+int	rpc_client_next(struct rpc_client *, struct rpc_msg *,
+	    struct rpc_client_error *);
 
 #endif

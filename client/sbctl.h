@@ -60,6 +60,12 @@ extern const struct sbctl_cmd cmd_submit_entry;
 extern const struct sbctl_cmd cmd_wait_entry;
 extern const struct sbctl_cmd cmd_help_entry;
 extern const struct sbctl_cmd cmd_doctor_entry;
+extern const struct sbctl_cmd cmd_attach_entry;
+extern const struct sbctl_cmd cmd_ps_entry;
+extern const struct sbctl_cmd cmd_tail_entry;
+extern const struct sbctl_cmd cmd_pool_entry;
+extern const struct sbctl_cmd cmd_budget_entry;
+extern const struct sbctl_cmd cmd_renew_entry;
 
 /* cmd.c: the table, lookup, usage and help. */
 extern const struct sbctl_cmd *const sbctl_cmds[];
@@ -94,25 +100,65 @@ int	sbctl_acquire(struct sbctl *, json_t *params, json_t **lease);
 const char *sbctl_lease_id(const json_t *lease);
 void	sbctl_print_lease(const struct sbctl *, const json_t *lease);
 
-/* exec.c: the buffered exec of exec and run. */
+/* exec.c: exec's and run's options; the buffered exec. */
 enum { SBCTL_OPT_TIMEOUT = 0x200, SBCTL_OPT_MAX_OUTPUT, SBCTL_OPT_KEEP,
-	SBCTL_OPT_ALL };
+	SBCTL_OPT_ALL, SBCTL_OPT_BUFFERED, SBCTL_OPT_DETACH, SBCTL_OPT_FROM,
+	SBCTL_OPT_SINCE, SBCTL_OPT_TIMESTAMPS, SBCTL_OPT_TTL, SBCTL_OPT_BIND };
 struct sbctl_exec_opts {
-	bool		 send_stdin;	/* -i: stdin to EOF as stdin_b64 */
+	bool		 send_stdin;	/* -i: forward stdin */
+	bool		 tty;		/* -t: remote terminal, raw local one */
+	bool		 buffered;	/* --buffered: the one-reply exec */
+	bool		 detach;	/* --detach: start, print the id */
 	int64_t		 timeout_ms;	/* -1: sandboxd's default */
 	int64_t		 max_output;	/* -1: sandboxd's default */
 	volatile sig_atomic_t *interrupt;	/* run's signal flag or NULL */
 };
 #define SBCTL_EXEC_LONGOPTS						\
 	{ "stdin",	no_argument,		NULL, 'i' },		\
+	{ "tty",	no_argument,		NULL, 't' },		\
+	{ "buffered",	no_argument,		NULL, SBCTL_OPT_BUFFERED }, \
 	{ "timeout",	required_argument,	NULL, SBCTL_OPT_TIMEOUT }, \
 	{ "max-output",	required_argument,	NULL, SBCTL_OPT_MAX_OUTPUT }
 extern const struct option sbctl_exec_longopts[];
 void	sbctl_exec_opts_init(struct sbctl_exec_opts *);
 int	sbctl_exec_option(const struct sbctl_cmd *, struct sbctl_exec_opts *,
 	    int ch, const char *arg);
+int	sbctl_exec_opts_check(const struct sbctl_cmd *,
+	    struct sbctl_exec_opts *);
 int	sbctl_exec(struct sbctl *, const char *lease, int argc, char **argv,
 	    const struct sbctl_exec_opts *);
+
+/* exec-start.c: exec.start, detached or followed. */
+int	sbctl_exec_stream(struct sbctl *, const char *lease, int argc,
+	    char **argv, const struct sbctl_exec_opts *);
+
+/* exec-stream.c: following an exec's notifications to its exit. */
+struct sbctl_follow {
+	int		 stdin_fd;	/* forwarded as exec.write; -1: none */
+	bool		 tty;		/* forward SIGWINCH as exec.resize */
+	bool		 detach_on_stop; /* a signal detaches, not cancels */
+};
+int	sbctl_exec_follow(struct sbctl *, const char *exec,
+	    const struct sbctl_follow *);
+
+/* signals.c: flags set by handlers, acted on by the wait loops. */
+extern volatile sig_atomic_t	sbctl_stop_signal;	/* INT, TERM, HUP */
+extern volatile sig_atomic_t	sbctl_winch;
+void	sbctl_catch_stop_signals(void);
+void	sbctl_catch_winch(void);
+void	sbctl_wait_sigset(sigset_t *);
+
+/* tty.c: raw mode for exec -t, restored on every way out. */
+int	sbctl_tty_raw(int fd);
+void	sbctl_tty_restore(void);
+bool	sbctl_tty_size(int fd, unsigned *width, unsigned *height);
+
+/* table.c: aligned tables for ls, ps and pool. */
+struct sbctl_table;
+struct sbctl_table *sbctl_table_new(int ncols, const char *const *headers);
+void	sbctl_table_add(struct sbctl_table *, char **cells);
+void	sbctl_table_print(struct sbctl_table *, FILE *);
+void	sbctl_table_free(struct sbctl_table *);
 
 /* util.c: small helpers shared by commands. */
 bool	sbctl_is_lease_id(const char *);
@@ -123,5 +169,9 @@ int	sbctl_read_all(int fd, unsigned char **out, size_t *len,
 int	sbctl_read_file(const char *path, unsigned char **out, size_t *len);
 int	sbctl_write_b64(int fd, const json_t *obj, const char *member,
 	    size_t *outlen);
+int	sbctl_warnx(int status, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+char	*sbctl_age(double since_epoch);
+double	sbctl_now(void);
 
 #endif

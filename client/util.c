@@ -1,8 +1,12 @@
 /* Small helpers the commands share: lease ids, durations, whole-fd I/O. */
 #include <sys/stat.h>
+#include <sys/time.h>
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +14,7 @@
 #include <jansson.h>
 
 #include "base64.h"
+#include "parse.h"
 #include "sbctl.h"
 #include "xmalloc.h"
 
@@ -40,6 +45,19 @@ sbctl_duration_json(int64_t ms)
 	return json_real((double)ms / 1000.0);
 }
 
+/* Waits until a non-blocking fd (a shared terminal, say) takes bytes. */
+static int
+sbctl_wait_writable(int fd)
+{
+	struct pollfd	 p = { .fd = fd, .events = POLLOUT };
+
+	while (poll(&p, 1, -1) == -1) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
 /* Writes everything, retrying short writes; -1 with errno on failure. */
 int
 sbctl_write_all(int fd, const void *buf, size_t len)
@@ -50,6 +68,8 @@ sbctl_write_all(int fd, const void *buf, size_t len)
 	while (len > 0) {
 		if ((n = write(fd, p, len)) == -1) {
 			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN && sbctl_wait_writable(fd) == 0)
 				continue;
 			return -1;
 		}
@@ -133,4 +153,37 @@ sbctl_write_b64(int fd, const json_t *obj, const char *member, size_t *outlen)
 	free(data);
 	errno = saved;
 	return rv;
+}
+
+/* Prints "sbctl: message" and returns `status`, for one-line failures. */
+int
+sbctl_warnx(int status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+/* Seconds since the epoch, with the protocol's fractions. */
+double
+sbctl_now(void)
+{
+	struct timeval	 tv;
+
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* How long ago a protocol timestamp was, as "4m12s" (caller frees). */
+char *
+sbctl_age(double since_epoch)
+{
+	char	 buf[64];
+	double	 s = sbctl_now() - since_epoch;
+
+	format_duration(buf, sizeof buf, (int64_t)(s < 0 ? 0 : s) * 1000);
+	return xstrdup(buf);
 }

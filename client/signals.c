@@ -1,0 +1,73 @@
+/*
+ * The signals that cut sbctl's waits short (SIGINT, SIGTERM, SIGHUP) and
+ * the window-size change: handlers only set flags, and the wait loops act
+ * on them.  A second stop signal ends sbctl at once, after the terminal
+ * is given back its settings.
+ */
+#include <signal.h>
+#include <string.h>
+
+#include "sbctl.h"
+
+volatile sig_atomic_t	sbctl_stop_signal;
+volatile sig_atomic_t	sbctl_winch;
+
+/* Notes the first stop signal; a second one kills us the default way. */
+static void
+signals_stop(int sig)
+{
+	if (sbctl_stop_signal == 0) {
+		sbctl_stop_signal = sig;
+		return;
+	}
+	sbctl_tty_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Notes that the terminal's size changed. */
+static void
+signals_winch(int sig)
+{
+	(void)sig;
+	sbctl_winch = 1;
+}
+
+/* Installs `fn` for `sig` without SA_RESTART, so waits return EINTR. */
+static void
+signals_catch(int sig, void (*fn)(int))
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+/* Catches SIGINT, SIGTERM and SIGHUP into sbctl_stop_signal. */
+void
+sbctl_catch_stop_signals(void)
+{
+	signals_catch(SIGINT, signals_stop);
+	signals_catch(SIGTERM, signals_stop);
+	signals_catch(SIGHUP, signals_stop);
+}
+
+/* Catches SIGWINCH into sbctl_winch. */
+void
+sbctl_catch_winch(void)
+{
+	signals_catch(SIGWINCH, signals_winch);
+}
+
+/* The signals a wait loop keeps blocked except inside ppoll(). */
+void
+sbctl_wait_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGWINCH);
+}
