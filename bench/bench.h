@@ -126,7 +126,7 @@ bench_count(const char *what, const char *s)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || *s == '\0' || *end != '\0' || v <= 0 ||
-	    v > 100000000)
+	    v > 1000000000000L)
 		fatalx("%s must be a positive integer, not \"%s\"", what, s);
 	return v;
 }

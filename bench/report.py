@@ -219,8 +219,9 @@ class Report:
         at10k = (x["idle_rss_kib"] + 10000 * per) / 1024
         self.add("memory per lease", f"{per:.2f} KiB/lease",
                  "—", "—", "≤ 2 KiB", per <= 2,
-                 f"measured with {x['leases']} real leases (slope "
-                 f"{x['half']}→{x['leases']}), extrapolated: "
+                 f"fresh daemon, {x['leases']} real leases (slope "
+                 f"{x['half']}→{x['leases']}: {x['half_kib'] / 1024:.1f}→"
+                 f"{x['full_kib'] / 1024:.1f} MiB), extrapolated: "
                  f"~{at10k:.0f} MiB at 10 000", x)
 
     def startup(self):

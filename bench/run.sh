@@ -21,7 +21,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	COLD_N=2 LEASES=${BENCH_LEASES:-100} STARTS=3 STREAM_MB=16
 else
 	FLOOR_N=5000 GET_N=2000 EXEC_N=500 TPUT_S=5 SHORT_N=10 WARM_N=1000
-	COLD_N=5 LEASES=${BENCH_LEASES:-1000} STARTS=20 STREAM_MB=256
+	COLD_N=5 LEASES=${BENCH_LEASES:-1000} STARTS=20 STREAM_MB=64
 fi
 
 for bin in sandboxd sbctl sandbox-gateway-local bench/rpc-bench \
@@ -32,7 +32,7 @@ done
 dir=$(mktemp -d /tmp/sbx-bench.XXXXXX)
 raw=$dir/raw
 mkdir -p "$raw"
-gw_pid= sd_pid= echo_pid=
+gw_pid= sd_pid= echo_pid= mem_pid=
 
 # Stops one process (SIGTERM, then SIGKILL to its group after `secs`).
 stop_proc() {
@@ -54,6 +54,7 @@ stop_proc() {
 cleanup() {
 	rc=$?
 	trap - EXIT INT TERM
+	stop_proc "$mem_pid" 120
 	stop_proc "$sd_pid" 120
 	stop_proc "$gw_pid" 60
 	stop_proc "$echo_pid" 5
@@ -252,18 +253,30 @@ case_startup() {
 	    "$STARTS" >"$raw/startup.1.json"
 }
 
-# Idle RSS was taken at start; now LEASES real leases, in two halves, so
-# the per-lease figure is a slope free of one-time growth.
+# A fresh daemon of its own (no pool, nothing run before, so freed heap
+# from other cases cannot hide growth) takes LEASES real leases in two
+# halves; the per-lease figure is the slope between them.
 case_memory() {
 	half=$((LEASES / 2))
-	say "memory: per-lease RSS with $LEASES real leases (two halves of $half)"
-	rss0=$(proc_kib "$sd_pid" VmRSS)
-	"$B/bench/rpc-bench" leases "$dir/sd.sock" "$half" 32 \
+	say "memory: per-lease RSS of a fresh sandboxd with $LEASES real leases (two halves of $half)"
+	cat >"$dir/mem.conf" <<-CONF
+	[daemon]
+	socket = $dir/mem.sock
+	state_dir = $dir/mem-state
+	[gateway]
+	address = unix:$dir/gw.sock
+	CONF
+	setsid "$B/sandboxd" -c "$dir/mem.conf" 2>"$dir/mem.log" &
+	mem_pid=$!
+	wait_until "$B/bench/rpc-bench" call "$dir/mem.sock" status
+	"$B/bench/rpc-bench" lat "$dir/mem.sock" 100 10 status >/dev/null
+	rss0=$(proc_kib "$mem_pid" VmRSS)
+	"$B/bench/rpc-bench" leases "$dir/mem.sock" "$half" 32 \
 	    '{"ttl": "20m"}' >"$dir/leases1.json"
-	rss1=$(proc_kib "$sd_pid" VmRSS)
-	"$B/bench/rpc-bench" leases "$dir/sd.sock" "$((LEASES - half))" 32 \
+	rss1=$(proc_kib "$mem_pid" VmRSS)
+	"$B/bench/rpc-bench" leases "$dir/mem.sock" "$((LEASES - half))" 32 \
 	    '{"ttl": "20m"}' >"$dir/leases2.json"
-	rss2=$(proc_kib "$sd_pid" VmRSS)
+	rss2=$(proc_kib "$mem_pid" VmRSS)
 	n1=$(jq .n "$dir/leases1.json") n2=$(jq .n "$dir/leases2.json")
 	fail=$(( $(jq .failed "$dir/leases1.json") + \
 	    $(jq .failed "$dir/leases2.json") ))
@@ -271,10 +284,10 @@ case_memory() {
 	    'BEGIN { if (n > 0) printf "%.3f", (b - a) / n; else print "null" }')
 	cat >"$raw/memory.1.json" <<-JSON
 	{"idle_rss_kib": $idle_rss, "idle_anon_kib": $idle_anon,
-	 "before_kib": $rss0, "half_kib": $rss1, "full_kib": $rss2,
+	 "fresh_kib": $rss0, "half_kib": $rss1, "full_kib": $rss2,
 	 "half": $n1, "leases": $((n1 + n2)), "failed": $fail,
 	 "per_lease_kib": $per,
-	 "full_anon_kib": $(proc_kib "$sd_pid" RssAnon)}
+	 "full_anon_kib": $(proc_kib "$mem_pid" RssAnon)}
 	JSON
 }
 
@@ -305,4 +318,4 @@ case_memory
 echo
 "$PY" "$HERE/report.py" "$raw" "$HERE/results.json"
 echo "(figures and raw summaries in bench/results.json)"
-say "stopping sandboxd (it stops its $LEASES leases) and the gateway"
+say "stopping the daemons (they stop their leased sandboxes) and the gateway"
