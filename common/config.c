@@ -78,6 +78,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ D(idle_timeout), DUR(0, 365 * DAY), .def = "0" },
 	{ D(keep_warm_on_shutdown), BOOL, .def = "no" },
 	{ D(exec_ring), SIZE(0, 1LL << 30), .def = "4Mi" },
+	{ D(reconcile_interval), DUR(SEC, DAY), .def = "60s" },
 
 	{ G(address), STR, .def = "local" },
 	{ G(tls), BOOL, .def = "no", .flags = F_TLS_SET },

@@ -28,6 +28,7 @@ struct config_daemon {
 	int64_t		 idle_timeout;	/* ms, 0 = none */
 	bool		 keep_warm_on_shutdown;	/* false */
 	uint64_t	 exec_ring;	/* detached exec output ring, 4Mi */
+	int64_t		 reconcile_interval;	/* ms, 60s */
 };
 
 struct config_gateway {

@@ -9,7 +9,10 @@
 #include "log.h"
 #include "methods.h"
 #include "pool.h"
+#include "notify.h"
+#include "lease-wait.h"
 #include "reaper.h"
+#include "state.h"
 #include "rpc.h"
 #include "rpc-server.h"
 
@@ -38,9 +41,9 @@ stop_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon	*d = arg;
 
-	log_warnx("gave up waiting after %ds: %u lease(s), %u request(s) "
-	    "still in progress", STOP_GRACE_S, lease_count(d->leases),
-	    rpc_pending());
+	log_warnx("gave up waiting after %ds: %u request(s) still in "
+	    "progress, %u sandbox(es) not confirmed stopped", STOP_GRACE_S,
+	    rpc_pending(), d->reaper ? reaper_pending(d->reaper) : 0);
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -48,31 +51,30 @@ void
 daemon_shutdown(struct daemon *d)
 {
 	struct timeval	 tv = { STOP_GRACE_S, 0 };
-	struct lease	*l, *next;
-
 	if (d->stopping)
 		return;
 	d->stopping = true;
-	sd_notify(0, "STOPPING=1");
+	notify_stopping(d->notify);
 	rpc_server_stop_listening(d->server);
 	d->stop_timer = evtimer_new(d->base, stop_timeout, d);
 	evtimer_add(d->stop_timer, &tv);
-	/* Nothing keeps a sandbox's state across restarts yet: stop all. */
+	/*
+	 * A restart, not an ending: leased sandboxes keep running and come
+	 * back from the state file.  Half-started ones have no holder yet:
+	 * they are stopped.  Warm ones are stopped unless kept by config.
+	 */
 	lease_acquire_shutdown();
+	lease_wait_shutdown(d);
 	if (d->pools != NULL)
-		pools_shutdown(d->pools);
-	for (l = lease_first(d->leases); l != NULL; l = next) {
-		next = lease_next(l);
-		if (l->state != LEASE_STARTING)
-			lease_stop(l, LEASE_RELEASING, NULL, NULL);
-	}
+		pools_shutdown(d->pools, d->cfg.daemon.keep_warm_on_shutdown);
+	state_save(d);
 	daemon_check_idle(d);
 }
 
 void
 daemon_check_idle(struct daemon *d)
 {
-	if (d->stopping && lease_count(d->leases) == 0 && rpc_pending() == 0 &&
+	if (d->stopping && rpc_pending() == 0 &&
 	    (d->reaper == NULL || reaper_pending(d->reaper) == 0) &&
 	    (d->pools == NULL || pools_busy(d->pools) == 0))
 		event_base_loopexit(d->base, NULL);

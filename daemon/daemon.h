@@ -26,6 +26,8 @@ struct tail_table;
 struct reaper;
 struct pools;
 struct budget;
+struct state;
+struct reconcile;
 
 struct daemon {
 	struct event_base	*base;
@@ -51,6 +53,8 @@ struct daemon {
 	struct reaper		*reaper;
 	struct pools		*pools;
 	struct budget		*budget;	/* accounting */
+	struct state		*state;		/* state.json */
+	struct reconcile	*reconcile;
 
 	bool			 stopping;
 	struct event		*stop_timer;	/* gives up waiting at exit */

@@ -7,4 +7,8 @@ struct lease;
 /* Answers every waiter of a lease that is being removed. */
 void	lease_wait_abort(struct lease *);
 
+/* Shutdown: every waiter is answered (the lease itself lives on). */
+struct daemon;
+void	lease_wait_shutdown(struct daemon *);
+
 #endif

@@ -12,6 +12,7 @@
 #include "exec-session.h"
 #include "jsonrpc.h"
 #include "rpc-server.h"
+#include "state.h"
 #include "tail.h"
 #include "lease.h"
 #include "lease-wait.h"
@@ -39,6 +40,7 @@ struct lease_table {
 };
 
 static void	lease_unbind(struct lease *);
+static void	lease_gone_with(struct lease *, const char *);
 
 static int
 lease_cmp(const void *a, const void *b)
@@ -57,6 +59,10 @@ lease_table_new(struct daemon *d)
 	return t;
 }
 
+/*
+ * At exit: the leases live on in the state file, so this only lets go of
+ * memory — no charges, no stops, no notifications.
+ */
 void
 lease_table_free(struct lease_table *t)
 {
@@ -64,8 +70,13 @@ lease_table_free(struct lease_table *t)
 
 	if (t == NULL)
 		return;
-	while ((l = TAILQ_FIRST(&t->list)) != NULL)
-		lease_remove(l);
+	while ((l = TAILQ_FIRST(&t->list)) != NULL) {
+		TAILQ_REMOVE(&t->list, l, entry);
+		tdelete(l, &t->byid, lease_cmp);
+		l->removed = true;
+		lease_unbind(l);
+		lease_unref(l);
+	}
 	free(t);
 }
 
@@ -107,11 +118,21 @@ lease_make_id(char *id)
 struct lease *
 lease_new(struct lease_table *t, uid_t uid, pid_t pid, enum lease_kind kind)
 {
-	struct lease	*l = xcalloc(1, sizeof *l);
+	char	id[LEASE_ID_LEN + 1];
 
 	do
-		lease_make_id(l->id);
-	while (lease_find(t, l->id) != NULL);
+		lease_make_id(id);
+	while (lease_find(t, id) != NULL || lease_tombstone(t, id) != NULL);
+	return lease_insert(t, id, uid, pid, kind);
+}
+
+struct lease *
+lease_insert(struct lease_table *t, const char *id, uid_t uid, pid_t pid,
+    enum lease_kind kind)
+{
+	struct lease	*l = xcalloc(1, sizeof *l);
+
+	memcpy(l->id, id, sizeof l->id);
 	l->owner_uid = uid;
 	l->owner_pid = pid;
 	l->kind = kind;
@@ -171,6 +192,7 @@ lease_remove(struct lease *l)
 	if (l->pool != NULL)
 		pool_lease_gone(d, l->pool);
 	lease_unref(l);
+	state_dirty(d);
 	daemon_check_idle(d);
 }
 
@@ -275,6 +297,7 @@ lease_set_ready(struct lease *l, int64_t ttl_ms)
 	l->ttl_ms = ttl_ms;
 	l->ready_ms = now_wall_ms();
 	lease_arm(l, ttl_ms);
+	state_dirty(l->d);
 }
 
 void
@@ -282,6 +305,33 @@ lease_renew(struct lease *l, int64_t ttl_ms)
 {
 	l->ttl_ms = ttl_ms;
 	lease_arm(l, ttl_ms);
+	state_dirty(l->d);
+}
+
+void
+lease_restore_deadline(struct lease *l, int64_t ready_ms, int64_t expires_ms,
+    int64_t ttl_ms)
+{
+	int64_t	left = expires_ms - now_wall_ms();
+
+	l->state = LEASE_READY;
+	l->ready_ms = ready_ms;
+	lease_arm(l, left > 0 ? left : 0);	/* past: expires at once */
+	l->expires_ms = expires_ms;
+	l->ttl_ms = ttl_ms;
+}
+
+void
+lease_restore_bind(struct lease *l, enum lease_bind bind)
+{
+	if (bind == LEASE_BIND_CONNECTION) {
+		/* Its connection did not survive our restart. */
+		lease_gone_with(l, "its connection closed while sandboxd was "
+		    "down");
+		return;
+	}
+	if (bind == LEASE_BIND_PROCESS && lease_bind_to(l, bind) == -1)
+		lease_gone_with(l, "its process is gone");
 }
 
 void
@@ -357,6 +407,15 @@ lease_unbind(struct lease *l)
 	}
 }
 
+void
+lease_lost(struct lease *l, const char *why)
+{
+	log_warnx("lease %s lost: %s", l->id, why);
+	lease_notify(l, "lease.lost", json_pack("{s:s, s:s?, s:s}", "lease",
+	    l->id, "sandbox_id", l->sandbox_id, "reason", why));
+	lease_stop(l, LEASE_LOST, NULL, NULL);
+}
+
 const char *
 lease_tombstone(struct lease_table *t, const char *id)
 {
@@ -388,6 +447,7 @@ lease_update(struct lease *l, const struct gw_sandbox *sb)
 		l->state = LEASE_COMPLETED;
 	else
 		l->state = LEASE_FAILED;
+	state_dirty(l->d);
 }
 
 bool

@@ -94,6 +94,9 @@ struct lease		*lease_next(struct lease *);
 /* A new lease in state STARTING, with a fresh unique id. */
 struct lease	*lease_new(struct lease_table *, uid_t, pid_t,
 		    enum lease_kind);
+/* The same with a given id (a lease restored from the state file). */
+struct lease	*lease_insert(struct lease_table *, const char *id, uid_t,
+		    pid_t, enum lease_kind);
 struct lease	*lease_find(struct lease_table *, const char *id);
 /* Takes the lease out of the table; it is freed with its last ref. */
 void		 lease_remove(struct lease *);
@@ -102,6 +105,10 @@ void		 lease_unref(struct lease *);
 
 /* Marks a sandbox RUNNING and arms the TTL timer. */
 void		 lease_set_ready(struct lease *, int64_t ttl_ms);
+/* Restored leases: their deadline (expiring at once if past), binding. */
+void		 lease_restore_deadline(struct lease *, int64_t ready_ms,
+		    int64_t expires_ms, int64_t ttl_ms);
+void		 lease_restore_bind(struct lease *, enum lease_bind);
 /* A new deadline `ttl_ms` from now (lease.renew). */
 void		 lease_renew(struct lease *, int64_t ttl_ms);
 /* Remembers the client that took the lease (for notifications). */
@@ -113,6 +120,8 @@ int		 lease_bind_to(struct lease *, enum lease_bind);
  * … or NULL when it was never seen (recent history only).
  */
 const char	*lease_tombstone(struct lease_table *, const char *id);
+/* Its sandbox is gone upstream: tell the owner, forget the lease. */
+void		 lease_lost(struct lease *, const char *why);
 /* Folds what the gateway reported into the lease. */
 void		 lease_update(struct lease *, const struct gw_sandbox *);
 bool		 lease_finished(const struct lease *);

@@ -101,6 +101,7 @@ spawn(struct local_gw *g)
 		fatal("fork");
 	if (pid == 0) {
 		setsid();
+		unsetenv("NOTIFY_SOCKET");	/* systemd hears from us only */
 		if ((fd = open("/dev/null", O_RDONLY)) != -1) {
 			dup2(fd, 0);
 			dup2(2, 1);	/* nothing on our stdout */
@@ -234,6 +235,12 @@ stop_child(struct local_gw *g)
 		}
 		nanosleep(&ts, NULL);
 	}
+	g->pid = 0;
+}
+
+void
+local_gw_detach(struct local_gw *g)
+{
 	g->pid = 0;
 }
 

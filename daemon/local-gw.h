@@ -15,6 +15,8 @@ struct local_gw;
 struct local_gw	*local_gw_start(struct daemon *, char **err);
 /* "unix:/…/gateway.sock" */
 const char	*local_gw_target(const struct local_gw *);
+/* Leaves the gateway running past our exit (it holds leased sandboxes). */
+void		 local_gw_detach(struct local_gw *);
 /* Stops a gateway we started (SIGTERM, then SIGKILL) and frees. */
 void		 local_gw_free(struct local_gw *);
 

@@ -33,6 +33,8 @@
 #include "paths.h"
 #include "pool.h"
 #include "reaper.h"
+#include "reconcile.h"
+#include "state.h"
 #include "rpc.h"
 #include "rpc-server.h"
 #include "tail.h"
@@ -295,6 +297,7 @@ main(int argc, char **argv)
 	struct event	*sigs[4];
 	char		*err = NULL;
 	int		 ch, verbose = 0, fd;
+	bool		 keep_gw;
 
 	while ((ch = getopt_long(argc, argv, "c:fvVh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -345,6 +348,8 @@ main(int argc, char **argv)
 		evsignal_add(sigs[ch], NULL);
 	if ((d->pools = pools_new(d, &d->cfg, &err)) == NULL)
 		fatalx("%s", err);
+	state_load(d);
+	reconcile_start(d);
 	log_info("listening on %s (instance %s)", fd == -1 ? d->socket_path :
 	    "a socket from systemd", d->instance_id);
 	if (d->cfg.daemon.metrics_listen != NULL &&
@@ -364,15 +369,24 @@ main(int argc, char **argv)
 	notify_free(d->notify);
 	metrics_http_free(d->metrics_http);
 	rpc_server_free(d->server);
+	keep_gw = lease_count(d->leases) > 0 ||
+	    (d->pools != NULL && pools_sandboxes(d->pools) > 0);
+	state_free(d);
 	lease_table_free(d->leases);
 	pools_free(d->pools);
 	reaper_free(d->reaper);
 	budget_free(d->budget);
 	gw_free(d->gw);
+	reconcile_free(d);
 	exec_table_free(d->execs);
 	tail_table_free(d->tails);
 	grpc_shutdown();
 	metrics_free(d->metrics);
+	if (keep_gw && d->local_gw != NULL) {
+		log_info("leaving the local gateway running for the next start "
+		    "(it holds %u leased sandbox(es))", lease_count(d->leases));
+		local_gw_detach(d->local_gw);
+	}
 	local_gw_free(d->local_gw);
 	credentials_free(&d->creds);
 	config_free(&d->cfg);

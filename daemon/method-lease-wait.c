@@ -77,6 +77,21 @@ lease_wait_abort(struct lease *l)
 	}
 }
 
+void
+lease_wait_shutdown(struct daemon *d)
+{
+	struct lease_waiter	*w;
+	struct lease		*l;
+
+	for (l = lease_first(d->leases); l != NULL; l = lease_next(l)) {
+		while ((w = TAILQ_FIRST(&l->waiters)) != NULL) {
+			rpc_fail(w->req, RPC_ERR_OVERLOADED, NULL, "sandboxd is "
+			    "restarting; wait for lease %s again", l->id);
+			waiter_free(w);
+		}
+	}
+}
+
 static void
 wait_arm(struct lease *l)
 {

@@ -45,11 +45,12 @@ status(struct rpc_req *req)
 	gw = gw_status_json(d->gw);
 	json_object_set_new(gw, "address", json_string(d->cfg.gateway.address));
 	json_object_set_new(gw, "state", json_string(gateway_state(gw)));
-	rpc_reply(req, json_pack("{s:s, s:i, s:f, s:i, s:s, s:o, s:i, s:i, "
-	    "s:o}",
+	rpc_reply(req, json_pack("{s:s, s:i, s:f, s:f, s:i, s:s, s:o, s:i, "
+	    "s:i, s:o}",
 	    "version", SANDBOXD_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime_s", (now_mono_ms() - d->started_ms) / 1000.0,
+	    "time", now_wall_ms() / 1000.0,
 	    "uid", (int)req->peer.uid,
 	    "instance", d->instance_id,
 	    "gateway", gw,

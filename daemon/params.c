@@ -170,6 +170,9 @@ params_lease(struct rpc_req *req, struct lease **out)
 		if (past != NULL && strcmp(past, "expired") == 0)
 			rpc_fail(req, RPC_ERR_LEASE_EXPIRED, NULL, "lease %s "
 			    "expired", id);
+		else if (past != NULL && strcmp(past, "lost") == 0)
+			rpc_fail(req, RPC_ERR_LEASE_LOST, NULL, "lease %s was "
+			    "lost: its sandbox is gone upstream", id);
 		else if (past != NULL)
 			rpc_fail(req, RPC_ERR_NOT_FOUND, NULL, "lease %s was "
 			    "released", id);

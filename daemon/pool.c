@@ -14,6 +14,7 @@
 #include "pool.h"
 #include "pool-spec.h"
 #include "reaper.h"
+#include "reconcile.h"
 #include "starter.h"
 #include "xmalloc.h"
 
@@ -308,6 +309,8 @@ pool_started(void *arg, const struct gw_error *err,
 			start_failed(p, err);
 	} else if (p->draining || p->d->stopping)
 		reaper_stop(p->d->reaper, sb->id, "pool draining", NULL, NULL);
+	else if (pools_have(p->d->pools, sb->id))
+		;	/* reconciliation adopted it first */
 	else {
 		p->failures = 0;
 		p->backoff_until = 0;
@@ -372,7 +375,8 @@ pool_refill(struct pool *p)
 {
 	int64_t	want;
 
-	if (p->draining || p->d->stopping || now_mono_ms() < p->backoff_until)
+	if (p->draining || p->d->stopping || now_mono_ms() < p->backoff_until ||
+	    !reconcile_done(p->d))	/* adopt what runs before starting more */
 		return;
 	want = p->target + p->nwaiting;
 	while (!host_full(p->d) && (int64_t)(p->nready + p->nstarting) < want &&
@@ -532,7 +536,7 @@ pools_free(struct pools *ps)
 
 /* Empties a pool: warm members stopped, starts cancelled, line told. */
 static void
-pool_drain(struct pool *p, const char *why)
+pool_drain(struct pool *p, const char *why, bool keep_ready)
 {
 	struct pool_member	*m;
 	struct pool_waiter	*w;
@@ -544,7 +548,7 @@ pool_drain(struct pool *p, const char *why)
 	snprintf(msg, sizeof msg, "pool %s: %s", p->name, why);
 	while ((w = TAILQ_FIRST(&p->waiters)) != NULL)
 		waiter_fail(w, &err, 1000);
-	while ((m = TAILQ_FIRST(&p->ready)) != NULL)
+	while (!keep_ready && (m = TAILQ_FIRST(&p->ready)) != NULL)
 		member_discard(p, m, why);
 	while ((s = TAILQ_FIRST(&p->starts)) != NULL)
 		starter_cancel(s->st, why);
@@ -576,19 +580,19 @@ pools_reload(struct pools *ps, const struct config *cfg, char **err)
 		    p->name) == NULL) {
 			log_info("pool %s: removed from the configuration; "
 			    "draining", p->name);
-			pool_drain(p, "removed from the configuration");
+			pool_drain(p, "removed from the configuration", false);
 		}
 	}
 	return 0;
 }
 
 void
-pools_shutdown(struct pools *ps)
+pools_shutdown(struct pools *ps, bool keep_ready)
 {
 	struct pool	*p;
 
 	TAILQ_FOREACH(p, &ps->list, entry)
-		pool_drain(p, "sandboxd is shutting down");
+		pool_drain(p, "sandboxd is shutting down", keep_ready);
 }
 
 unsigned
@@ -776,4 +780,115 @@ pools_to_json(struct pools *ps)
 			json_array_append_new(arr, pool_to_json(p));
 	}
 	return arr;
+}
+
+void
+pool_count_leased(struct pools *ps, const char *name)
+{
+	struct pool	*p = pool_find(ps, name);
+
+	if (p != NULL)
+		p->nleased++;
+}
+
+json_t *
+pools_members_json(struct pools *ps)
+{
+	json_t			*arr = json_array();
+	struct pool		*p;
+	struct pool_member	*m;
+	int64_t			 now = now_mono_ms(), wall = now_wall_ms();
+
+	TAILQ_FOREACH(p, &ps->list, entry) {
+		TAILQ_FOREACH(m, &p->ready, entry)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:I}",
+			    "pool", p->name, "sandbox_id", m->sandbox_id,
+			    "expires_ms", (json_int_t)(wall + m->expires - now)));
+	}
+	return arr;
+}
+
+int
+pool_adopt(struct pool *p, const char *sandbox_id, int64_t left_ms)
+{
+	if (p->draining || left_ms < p->min_remaining_ms ||
+	    (int64_t)p->nready >= p->target)
+		return -1;
+	member_arrive(p, xstrdup(sandbox_id), now_mono_ms() + left_ms);
+	return 0;
+}
+
+void
+pools_adopt_members(struct pools *ps, json_t *members)
+{
+	json_t		*m;
+	struct pool	*p;
+	const char	*name, *sid;
+	json_int_t	 expires;
+	size_t		 i;
+
+	json_array_foreach(members, i, m) {
+		if (json_unpack(m, "{s:s, s:s, s:I}", "pool", &name,
+		    "sandbox_id", &sid, "expires_ms", &expires) == -1)
+			continue;
+		if ((p = pool_find(ps, name)) == NULL ||
+		    pool_adopt(p, sid, expires - now_wall_ms()) == -1)
+			reaper_stop(ps->d->reaper, sid, "not wanted after restart",
+			    NULL, NULL);
+	}
+}
+
+bool
+pools_have(struct pools *ps, const char *sandbox_id)
+{
+	struct pool		*p;
+	struct pool_member	*m;
+
+	TAILQ_FOREACH(p, &ps->list, entry) {
+		TAILQ_FOREACH(m, &p->ready, entry) {
+			if (strcmp(m->sandbox_id, sandbox_id) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+void
+pools_forget(struct pools *ps, const char *sandbox_id)
+{
+	struct pool		*p;
+	struct pool_member	*m;
+
+	TAILQ_FOREACH(p, &ps->list, entry) {
+		TAILQ_FOREACH(m, &p->ready, entry) {
+			if (strcmp(m->sandbox_id, sandbox_id) == 0) {
+				TAILQ_REMOVE(&p->ready, m, entry);
+				p->nready--;
+				member_free(m);
+				pool_refill(p);
+				return;
+			}
+		}
+	}
+}
+
+struct pool *
+pools_nth(struct pools *ps, int i)
+{
+	struct pool	*p;
+
+	TAILQ_FOREACH(p, &ps->list, entry) {
+		if (!p->draining && i-- == 0)
+			return p;
+	}
+	return NULL;
+}
+
+void
+pools_refill_all(struct pools *ps)
+{
+	struct pool	*p;
+
+	TAILQ_FOREACH(p, &ps->list, entry)
+		pool_refill(p);
 }

@@ -33,8 +33,11 @@ struct pools	*pools_new(struct daemon *, const struct config *, char **err);
 void		 pools_free(struct pools *);
 /* SIGHUP: new pools start, changed ones adopt, removed ones drain. */
 int		 pools_reload(struct pools *, const struct config *, char **err);
-/* Shutdown: warm members stopped, starts cancelled, waiters answered. */
-void		 pools_shutdown(struct pools *);
+/*
+ * Shutdown: starts cancelled, waiters answered, and warm members stopped
+ * unless `keep_ready` (they are then saved in the state file).
+ */
+void		 pools_shutdown(struct pools *, bool keep_ready);
 /* Starts still in flight (shutdown waits for them). */
 unsigned	 pools_busy(struct pools *);
 
@@ -55,6 +58,23 @@ int64_t		 pool_lifetime_ms(const struct pool *);
 int		 pool_claim(struct pool *, int64_t ttl_ms, int64_t wait_ms,
 		    pool_claim_cb *, void *arg, char **sandbox_id,
 		    int64_t *left_ms, struct pool_waiter **w);
+/* A restored lease came from this pool. */
+void		 pool_count_leased(struct pools *, const char *pool_name);
+/* Ready members for the state file: [{pool, sandbox_id, expires_ms}]. */
+json_t		*pools_members_json(struct pools *);
+/* Takes back members kept across a restart (still to be reconciled). */
+void		 pools_adopt_members(struct pools *, json_t *members);
+/* A running sandbox of ours found upstream: 0 taken as ready, -1 not. */
+int		 pool_adopt(struct pool *, const char *sandbox_id,
+		    int64_t left_ms);
+/* Is this sandbox a ready member of some pool? */
+bool		 pools_have(struct pools *, const char *sandbox_id);
+/* Forgets a ready member that is gone upstream. */
+void		 pools_forget(struct pools *, const char *sandbox_id);
+/* The i-th pool (reconciliation walks them), NULL past the end. */
+struct pool	*pools_nth(struct pools *, int i);
+/* After the first reconciliation: fill every pool. */
+void		 pools_refill_all(struct pools *);
 /* Sandboxes the pools hold: ready and starting (for max_sandboxes). */
 unsigned	 pools_sandboxes(struct pools *);
 /* The waiting client left: its place in line goes. */

@@ -81,14 +81,14 @@ class Daemon:
     """sandboxd on a private socket, with its own gateway (or `local`)."""
 
     def __init__(self, dirpath, start_proc, gateway="local", conf_extra="",
-                 env=None, args=()):
+                 env=None, args=(), daemon_conf=""):
         self.dir = dirpath
         self.socket = os.path.join(dirpath, "sandboxd.sock")
         self.state = os.path.join(dirpath, "state")
         self.conf = os.path.join(dirpath, "sandboxd.conf")
         with open(self.conf, "w") as f:
             f.write(f"[daemon]\nsocket = {self.socket}\n"
-                    f"state_dir = {self.state}\n"
+                    f"state_dir = {self.state}\n" + daemon_conf +
                     f"[gateway]\naddress = {gateway}\n"
                     f"local_root = {os.path.join(dirpath, 'gwroot')}\n"
                     + conf_extra)

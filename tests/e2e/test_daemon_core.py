@@ -222,15 +222,28 @@ def test_gateway_killed_mid_call(daemon, gw):
     assert daemon.proc.alive()
 
 
-def test_sigterm_stops_leased_sandboxes(daemon, gw):
-    daemon.call("lease.acquire")
-    daemon.call("lease.acquire")
-    daemon.proc.signal(15)
-    assert daemon.proc.wait(30) == 0
+def test_sigterm_is_a_restart_leases_survive(tmpdir_short, procs, gw):
+    """SIGTERM leaves leased sandboxes running; the next start has them."""
+    d = Daemon(tmpdir_short, procs, gateway=gw.target)
+    a = d.call("lease.acquire")
+    b = d.call("lease.acquire", command=["sleep", "600"])
+    d.proc.signal(15)
+    assert d.proc.wait(30) == 0
     import gwclient
     c = gwclient.Client(gw.target)
-    running = c.call("List", tags=["sandboxd"]).sandboxes
-    assert list(running) == []
+    running = {s.sandbox_id for s in c.call("List", tags=["sandboxd"]).sandboxes
+               if s.sandbox_status == 2}
+    assert running == {a["sandbox_id"], b["sandbox_id"]}
+    d2 = Daemon(tmpdir_short, procs, gateway=gw.target)
+    back = {l["id"]: l for l in d2.call("lease.list")["leases"]}
+    assert set(back) == {a["id"], b["id"]}
+    assert back[a["id"]]["sandbox_id"] == a["sandbox_id"]
+    assert back[a["id"]]["owner_uid"] == 0
+    assert abs(back[a["id"]]["expires_at"] - a["expires_at"]) < 1
+    out = d2.call("exec", lease=a["id"], argv=["echo", "still here"])
+    assert unb64(out["stdout_b64"]) == b"still here\n"
+    d2.call("lease.release", lease=a["id"], wait=True)
+    d2.call("lease.release", lease=b["id"], wait=True)
 
 
 def test_start_reply_lost_creates_one_sandbox(tmpdir_short, procs):

@@ -1,0 +1,222 @@
+/* The state file: what the daemon holds, kept across restarts. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "lease.h"
+#include "log.h"
+#include "pool.h"
+#include "state.h"
+#include "statefile.h"
+#include "xmalloc.h"
+
+#define STATE_VERSION	1
+#define SAVE_DELAY_MS	100
+
+struct state {
+	char		*path;
+	struct event	*timer;
+	bool		 dirty;
+	bool		 loading;
+	unsigned	 writes;
+};
+
+static json_t *
+lease_entry(const struct lease *l)
+{
+	json_t	*o = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s?, s:s?, s:b, "
+	    "s:O, s:I, s:I, s:I, s:I, s:I, s:s}",
+	    "id", l->id, "sandbox_id", l->sandbox_id,
+	    "owner_uid", (int)l->owner_uid, "owner_pid", (int)l->owner_pid,
+	    "kind", l->kind == LEASE_JOB ? "job" : "interactive",
+	    "state", lease_state_name(l->state),
+	    "image", l->image, "pool", l->pool, "warm", l->warm,
+	    "tags", l->tags,
+	    "created_ms", (json_int_t)l->created_ms,
+	    "ready_ms", (json_int_t)l->ready_ms,
+	    "expires_ms", (json_int_t)l->expires_ms,
+	    "sandbox_end_ms", (json_int_t)l->sandbox_end_ms,
+	    "ttl_ms", (json_int_t)l->ttl_ms,
+	    "bind", l->bind == LEASE_BIND_CONNECTION ? "connection" :
+	    l->bind == LEASE_BIND_PROCESS ? "process" : "none");
+
+	if (l->has_exit_code)
+		json_object_set_new(o, "exit_code", json_integer(l->exit_code));
+	return o;
+}
+
+static json_t *
+state_json(struct daemon *d)
+{
+	json_t		*leases = json_array();
+	struct lease	*l;
+
+	for (l = lease_first(d->leases); l != NULL; l = lease_next(l)) {
+		/* Starting leases have no holder yet; reconcile finds them. */
+		if (l->state == LEASE_READY || l->state == LEASE_COMPLETED ||
+		    l->state == LEASE_FAILED)
+			json_array_append_new(leases, lease_entry(l));
+	}
+	return json_pack("{s:i, s:s, s:I, s:o, s:o}",
+	    "version", STATE_VERSION, "instance_id", d->instance_id,
+	    "saved_ms", (json_int_t)now_wall_ms(), "leases", leases,
+	    "pool_members", d->pools && d->cfg.daemon.keep_warm_on_shutdown &&
+	    d->stopping ? pools_members_json(d->pools) : json_array());
+}
+
+static void
+save_cb(evutil_socket_t fd, short what, void *arg)
+{
+	state_save(arg);
+}
+
+static struct state *
+state_of(struct daemon *d)
+{
+	if (d->state == NULL) {
+		d->state = xcalloc(1, sizeof *d->state);
+		d->state->path = xasprintf("%s/state.json", d->state_dir);
+		d->state->timer = evtimer_new(d->base, save_cb, d);
+	}
+	return d->state;
+}
+
+void
+state_dirty(struct daemon *d)
+{
+	struct state	*s = d->state;
+	struct timeval	 tv = { 0, SAVE_DELAY_MS * 1000 };
+
+	if (s == NULL || s->loading)	/* not loaded yet, or gone at exit */
+		return;
+	s->dirty = true;
+	if (!evtimer_pending(s->timer, NULL))
+		evtimer_add(s->timer, &tv);
+}
+
+void
+state_save(struct daemon *d)
+{
+	struct state	*s = state_of(d);
+	json_t		*o;
+	char		*err = NULL;
+
+	evtimer_del(s->timer);
+	o = state_json(d);
+	if (statefile_write(s->path, o, &err) == -1) {
+		log_warnx("state not saved (will retry): %s", err);
+		free(err);
+		state_dirty(d);
+	} else {
+		s->dirty = false;
+		s->writes++;
+	}
+	json_decref(o);
+}
+
+static enum lease_state
+state_named(const char *name)
+{
+	if (name != NULL && strcmp(name, "completed") == 0)
+		return LEASE_COMPLETED;
+	if (name != NULL && strcmp(name, "failed") == 0)
+		return LEASE_FAILED;
+	return LEASE_READY;
+}
+
+/* Brings one lease back; one that ran out while we were away expires. */
+static void
+restore_lease(struct daemon *d, json_t *e)
+{
+	const char	*id = NULL, *sid = NULL, *kind = "", *st = NULL;
+	const char	*image = NULL, *pool = NULL, *bind = "none";
+	json_int_t	 uid = 0, pid = 0, created = 0, ready = 0, expires = 0;
+	json_int_t	 end = 0, ttl = 0;
+	json_t		*tags = NULL, *ec;
+	int		 warm = 0;
+	struct lease	*l;
+
+	/* Nullable members are read by hand: unpack's "s" refuses null. */
+	if (json_unpack(e, "{s:s, s:s, s:I, s?I, s?s, s?s, s?b, s?o, s?I, s?I, "
+	    "s?I, s?I, s?I, s?s}", "id", &id, "sandbox_id", &sid,
+	    "owner_uid", &uid, "owner_pid", &pid, "kind", &kind, "state", &st,
+	    "warm", &warm, "tags", &tags, "created_ms", &created,
+	    "ready_ms", &ready, "expires_ms", &expires,
+	    "sandbox_end_ms", &end, "ttl_ms", &ttl, "bind", &bind) == -1 ||
+	    strlen(id) != LEASE_ID_LEN || lease_find(d->leases, id) != NULL) {
+		log_warnx("state: skipping a lease entry that does not read");
+		return;
+	}
+	image = json_string_value(json_object_get(e, "image"));
+	pool = json_string_value(json_object_get(e, "pool"));
+	l = lease_insert(d->leases, id, (uid_t)uid, (pid_t)pid,
+	    strcmp(kind, "job") == 0 ? LEASE_JOB : LEASE_INTERACTIVE);
+	l->sandbox_id = xstrdup(sid);
+	l->image = image ? xstrdup(image) : NULL;
+	l->pool = pool ? xstrdup(pool) : NULL;
+	l->warm = warm;
+	if (json_is_array(tags))
+		json_array_extend(l->tags, tags);
+	l->created_ms = created;
+	l->sandbox_end_ms = end;
+	l->sandbox_status = GW_STATUS_RUNNING;
+	if ((ec = json_object_get(e, "exit_code")) != NULL) {
+		l->has_exit_code = true;
+		l->exit_code = (int32_t)json_integer_value(ec);
+	}
+	lease_restore_deadline(l, ready, expires, ttl);
+	l->state = state_named(st);
+	if (l->pool != NULL && d->pools != NULL)
+		pool_count_leased(d->pools, l->pool);
+	lease_restore_bind(l, strcmp(bind, "connection") == 0 ?
+	    LEASE_BIND_CONNECTION : strcmp(bind, "process") == 0 ?
+	    LEASE_BIND_PROCESS : LEASE_BIND_NONE);
+}
+
+void
+state_load(struct daemon *d)
+{
+	struct state	*s = state_of(d);
+	json_t		*o, *e;
+	char		*err = NULL;
+	size_t		 i;
+	json_int_t	 version;
+
+	if ((o = statefile_read(s->path, &err)) == NULL) {
+		if (err != NULL) {
+			log_warnx("state: %s", err);
+			free(err);
+		}
+		return;
+	}
+	version = json_integer_value(json_object_get(o, "version"));
+	if (version > STATE_VERSION)
+		log_warnx("state: %s is version %lld, newer than this daemon "
+		    "(%d): reading what it knows", s->path, (long long)version,
+		    STATE_VERSION);
+	s->loading = true;
+	json_array_foreach(json_object_get(o, "leases"), i, e)
+		restore_lease(d, e);
+	if (d->pools != NULL)
+		pools_adopt_members(d->pools, json_object_get(o,
+		    "pool_members"));
+	s->loading = false;
+	log_info("state: %u lease(s) restored from %s", lease_count(d->leases),
+	    s->path);
+	json_decref(o);
+	state_dirty(d);
+}
+
+void
+state_free(struct daemon *d)
+{
+	if (d->state == NULL)
+		return;
+	if (d->state->dirty)
+		state_save(d);
+	event_free(d->state->timer);
+	free(d->state->path);
+	free(d->state);
+	d->state = NULL;
+}
