@@ -26,7 +26,7 @@ DEBS := build-essential pkg-config clang \
 	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
 	libprotobuf-dev libevent-dev libjansson-dev libsystemd-dev libinih-dev \
 	libcmocka-dev bubblewrap openssl util-linux procps iproute2 systemd \
-	python3 python3-grpcio python3-protobuf python3-pytest
+	python3 python3-grpcio python3-protobuf python3-pytest jq hyperfine
 PKGS := grpc libprotobuf-c libevent libevent_pthreads jansson libsystemd inih
 TOOLS := protoc protoc-c bwrap pkg-config
 
@@ -196,7 +196,7 @@ uninstall:
 		$(DESTDIR)$(TMPFILESDIR)/sandboxd.conf
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz build-tsan
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 

@@ -62,7 +62,7 @@ level_name(int pri)
 }
 
 /* Writes one line; `fields` (may be NULL) become journal fields. */
-static void
+static void __attribute__((format(printf, 4, 0)))
 vlog(int pri, const char *const *fields, int with_errno, const char *fmt,
     va_list ap)
 {

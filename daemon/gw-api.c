@@ -263,7 +263,8 @@ gw_build_exec_init(struct gw_arena *a, const struct gw_exec_stream_request *q,
 int64_t
 gw_timestamp_ms(const Google__Protobuf__Timestamp *ts)
 {
-	if (ts == NULL)
+	/* A time past year 9999 (or before 1970) is no time we can use. */
+	if (ts == NULL || ts->seconds < 0 || ts->seconds > 253402300799LL)
 		return 0;
 	return ts->seconds * 1000 + ts->nanos / 1000000;
 }

@@ -149,14 +149,18 @@ static void
 info_done(struct sandbox *sb)
 {
 	struct evbuffer	*in = bufferevent_get_input(sb->info);
+	size_t		 len = evbuffer_get_length(in);
 	char		*s, *p;
 	long		 pid = 0;
 
-	evbuffer_add(in, "", 1);
-	s = (char *)evbuffer_pullup(in, -1);
+	/* A copy with a NUL: the input buffer's end may be frozen. */
+	s = xmalloc(len + 1);
+	evbuffer_copyout(in, s, len);
+	s[len] = '\0';
 	if ((p = strstr(s, "\"child-pid\"")) != NULL &&
 	    (p = strchr(p, ':')) != NULL)
 		pid = strtol(p + 1, NULL, 10);
+	free(s);
 	bufferevent_free(sb->info);
 	sb->info = NULL;
 	if (pid > 1) {

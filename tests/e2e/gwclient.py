@@ -207,6 +207,12 @@ def gateway_factory(gwdir):
     yield start
     for g in reversed(started):
         g.stop()
+        # Killed processes take a moment to leave /proc: a bounded wait.
+        try:
+            sbxtest.wait_for(lambda: not g.leftovers(), timeout=10,
+                             what="sandbox processes to go")
+        except TimeoutError:
+            pass
         left = g.leftovers()
         assert not left, f"processes left behind: {left}"
 
