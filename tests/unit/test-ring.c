@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ring.h"
+#include "daemon/ring.h"
 
 /* Reads [off, end) back, checking each segment's tag. */
 static void
