@@ -452,7 +452,8 @@ rpc_client_want_write(const struct rpc_client *c)
 
 /*
  * Waits (ppoll with `waitmask`, NULL for poll) until the socket or `fd`
- * (-1: none) is ready, then writes queued requests and reads what came.
+ * (-1: none) is ready, then writes queued requests and reads what came;
+ * returns at once while a whole line is already buffered.
  * *revents gets fd's events.  Returns 0, or -1 with *err (EOF included).
  */
 int
@@ -462,11 +463,14 @@ rpc_client_poll(struct rpc_client *c, int fd, short events, short *revents,
 	struct pollfd	 p[2];
 	int		 n, nfds = 1;
 
+	/* Lines read along with a call's reply are taken before waiting. */
+	*revents = 0;
+	if (evbuffer_search_eol(c->in, NULL, NULL, EVBUFFER_EOL_LF).pos != -1)
+		return 0;
 	p[0] = (struct pollfd){ .fd = c->fd, .events = POLLIN |
 	    (rpc_client_want_write(c) ? POLLOUT : 0) };
 	if (fd != -1 && events != 0)
 		p[nfds++] = (struct pollfd){ .fd = fd, .events = events };
-	*revents = 0;
 	n = waitmask != NULL ? ppoll(p, (nfds_t)nfds, NULL, waitmask) :
 	    poll(p, (nfds_t)nfds, -1);
 	if (n == -1) {
