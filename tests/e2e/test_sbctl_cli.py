@@ -186,8 +186,9 @@ def run(args, sock=None, stdin=b"", env=None, timeout=SBCTL_TIMEOUT):
 
 # --- usage, help, not running ---------------------------------------------
 
-COMMANDS = ["status", "lease", "exec", "run", "cp", "reclaim", "ls",
-            "submit", "wait", "help"]
+COMMANDS = ["status", "lease", "exec", "run", "attach", "ps", "tail", "cp",
+            "reclaim", "ls", "submit", "wait", "renew", "pool", "budget",
+            "help"]
 
 
 def test_help_lists_every_command_and_exits_0():
@@ -253,6 +254,25 @@ def test_release_is_an_alias_of_reclaim():
     (["wait"], "missing operand"),
     (["wait", LEASE, LEASE], "unexpected operand"),
     (["help", "nosuch"], "unknown command 'nosuch'"),
+    (["exec", "-t", "--buffered", LEASE, "--", "sh"], "-t needs the stream"),
+    (["exec", "--detach", "-i", LEASE, "--", "sh"], "--detach does not go"),
+    (["run", "--keep", "--bind", "process", "--", "true"], "--keep and"),
+    (["run", "--bind", "sometimes", "--", "true"], "'sometimes' is not"),
+    (["lease", "--bind", "process"], "would release the lease"),
+    (["submit", "--bind", "connection", "--", "x"], "would release"),
+    (["lease", "--pool", ""], "--pool: needs a non-empty value"),
+    (["attach"], "missing operand"),
+    (["attach", "--from", "-1", "x-aaaaaaaa"], "--from: '-1'"),
+    (["ps", "a", "b"], "unexpected operand 'b'"),
+    (["tail"], "missing operand"),
+    (["tail", "-n", "many", LEASE], "-n: 'many'"),
+    (["tail", "--since", "yesterday-ish", LEASE], "neither a duration"),
+    (["renew"], "missing operand"),
+    (["renew", "--ttl", "0", LEASE], "--ttl: '0'"),
+    (["pool", "resize", "w"], "resize needs NAME and N or auto"),
+    (["pool", "resize", "w", "lots"], "'lots' is not a number"),
+    (["pool", "frob"], "unknown sub-command 'frob'"),
+    (["budget", "x"], "unexpected operand"),
 ])
 def test_usage_errors_exit_64_with_usage(args, why, tmpdir_short):
     # A socket path that does not exist: nothing may be sent anyway.
@@ -406,7 +426,8 @@ def test_exec_raw_bytes_and_exit_code(fake):
     out = b"hello\n\xff\xfe\x00binary\x80"
     errb = b"warn \xc3\x28 not utf-8\n"
     d = fake({"exec": ok(exec_result(out, errb, 7))})
-    r = run(["exec", LEASE, "--", "sh", "-c", "exit 7"], sock=d.path)
+    r = run(["exec", "--buffered", LEASE, "--", "sh", "-c", "exit 7"],
+            sock=d.path)
     assert r.returncode == 7
     assert r.stdout == out
     assert r.stderr == errb
@@ -416,7 +437,8 @@ def test_exec_raw_bytes_and_exit_code(fake):
 
 def test_exec_without_double_dash_and_json_keeps_raw_streams(fake):
     d = fake({"exec": ok(exec_result(b"x\xff", b"", 0))})
-    r = run(["--json", "exec", LEASE, "ls", "-l"], sock=d.path)
+    r = run(["--json", "exec", "--buffered", LEASE, "ls", "-l"],
+            sock=d.path)
     assert r.returncode == 0
     assert r.stdout == b"x\xff"
     assert d.params("exec")["argv"] == ["ls", "-l"]
@@ -433,17 +455,19 @@ def test_exec_stdin_timeout_and_max_output(fake):
     assert p["timeout"] == 120
     assert p["max_output"] == 1048576
     # Without -i nothing is read or sent.
-    run(["exec", LEASE, "--", "cat"], sock=d.path, stdin=b"ignored")
+    run(["exec", "--buffered", LEASE, "--", "cat"], sock=d.path,
+        stdin=b"ignored")
     assert "stdin_b64" not in d.params("exec")
     # Empty stdin with -i is an empty stdin_b64, not a missing one.
-    run(["exec", "--stdin", LEASE, "--", "cat"], sock=d.path, stdin=b"")
+    run(["exec", "--buffered", "--stdin", LEASE, "--", "cat"], sock=d.path,
+        stdin=b"")
     assert d.params("exec")["stdin_b64"] == ""
 
 
 def test_exec_truncation_note(fake):
     d = fake({"exec": ok(exec_result(b"abc", b"", 0, stdout_truncated=True,
                                      stdout_bytes=99999))})
-    r = run(["exec", LEASE, "--", "yes"], sock=d.path)
+    r = run(["exec", "--buffered", LEASE, "--", "yes"], sock=d.path)
     assert r.returncode == 0
     assert r.stdout == b"abc"
     assert "remote stdout was truncated: 3 of 99999 bytes shown" in \
@@ -452,7 +476,7 @@ def test_exec_truncation_note(fake):
 
 def test_exec_could_not_run_exits_127(fake):
     d = fake({"exec": ok(exec_result(b"", b"", -1))})
-    r = run(["exec", LEASE, "--", "nosuchcmd"], sock=d.path)
+    r = run(["exec", "--buffered", LEASE, "--", "nosuchcmd"], sock=d.path)
     assert r.returncode == 127
     assert "could not be run" in r.stderr.decode()
 
@@ -474,15 +498,17 @@ def test_exec_could_not_run_exits_127(fake):
     ("too_large", -32009, 1),
 ])
 def test_error_kinds_map_to_exit_statuses(fake, kind, code, status):
-    d = fake({"exec": err(kind, code, f"the {kind} message")})
-    r = run(["exec", LEASE, "--", "true"], sock=d.path)
-    assert r.returncode == status
-    assert r.stderr.decode() == f"sbctl: the {kind} message\n"
-    assert r.stdout == b""
+    d = fake({"exec": err(kind, code, f"the {kind} message"),
+              "exec.start": err(kind, code, f"the {kind} message")})
+    for mode in (["--buffered"], []):
+        r = run(["exec", *mode, LEASE, "--", "true"], sock=d.path)
+        assert r.returncode == status
+        assert r.stderr.decode() == f"sbctl: the {kind} message\n"
+        assert r.stdout == b""
 
 
 def test_error_code_without_kind_still_maps(fake):
-    d = fake({"exec": {"error": {"code": -32001, "message": "gone"}}})
+    d = fake({"exec.start": {"error": {"code": -32001, "message": "gone"}}})
     r = run(["exec", LEASE, "--", "true"], sock=d.path)
     assert r.returncode == 4
     assert r.stderr.decode() == "sbctl: gone\n"
@@ -555,49 +581,139 @@ def test_line_over_16_mib_is_refused(fake):
 
 # --- run ------------------------------------------------------------------
 
+XID = "x-4f9k2m0a"
+
+
+def notify(conn, method, **params):
+    conn.sendall(json.dumps({"jsonrpc": "2.0", "method": method,
+                             "params": params}).encode() + b"\n")
+
+
+def stream_exec(chunks=(), code=0, error=None, xid=XID, exit=True):
+    """An exec.start handler: the reply, then output and exit notes."""
+    def h(msg, conn):
+        conn.sendall(json.dumps({"jsonrpc": "2.0", "id": msg["id"],
+                                 "result": {"exec": xid,
+                                            "lease": msg["params"]["lease"],
+                                            "detached": False}}).encode()
+                     + b"\n")
+        notify(conn, "exec.ready", exec=xid, session_id="s-1")
+        off = 0
+        for stream, data in chunks:
+            notify(conn, "exec.output", exec=xid, stream=stream,
+                   data_b64=b64(data), offset=off)
+            off += len(data)
+        if not exit:
+            return None
+        if error is not None:
+            notify(conn, "exec.exit", exec=xid, error=error,
+                   output_bytes=off)
+        else:
+            notify(conn, "exec.exit", exec=xid, exit_code=code,
+                   output_bytes=off)
+        return None
+    return h
+
+
+class FakeCat:
+    """exec.start/write/close_stdin acting as `cat`: stdin comes back."""
+
+    def __init__(self, code=0):
+        self.data = bytearray()
+        self.code = code
+
+    def replies(self):
+        return {"exec.start": stream_exec(exit=False),
+                "exec.write": self.write, "exec.close_stdin": self.close}
+
+    def write(self, msg, conn):
+        chunk = base64.b64decode(msg["params"]["data_b64"])
+        self.data += chunk
+        return ok({"exec": XID, "bytes": len(chunk)})
+
+    def close(self, msg, conn):
+        conn.sendall(json.dumps({"jsonrpc": "2.0", "id": msg["id"],
+                                 "result": {"exec": XID}}).encode() + b"\n")
+        notify(conn, "exec.output", exec=XID, stream="stdout",
+               data_b64=b64(bytes(self.data)), offset=0)
+        notify(conn, "exec.exit", exec=XID, exit_code=self.code,
+               output_bytes=len(self.data))
+        return None
+
+
+RELEASED = ok({"lease": LEASE, "released": True})
+
+
 def test_run_leases_execs_releases(fake):
     d = fake({"lease.acquire": ok(lease_obj()),
-              "exec": ok(exec_result(b"hello\n", b"", 0)),
-              "lease.release": ok({"lease": LEASE, "released": True})})
+              "exec.start": stream_exec([("stdout", b"hello\n")]),
+              "lease.release": RELEASED})
     r = run(["run", "--image", "alpine", "--", "echo", "hello"], sock=d.path)
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"hello\n"
-    assert d.methods() == ["lease.acquire", "exec", "lease.release"]
-    assert d.params("lease.acquire") == {"image": "alpine"}
-    assert d.params("exec") == {"lease": LEASE, "argv": ["echo", "hello"]}
+    assert d.methods() == ["lease.acquire", "exec.start", "lease.release"]
+    # run binds the lease to its own process.
+    assert d.params("lease.acquire") == {"image": "alpine",
+                                         "bind": "process"}
+    assert d.params("exec.start") == {"lease": LEASE,
+                                      "argv": ["echo", "hello"]}
     assert d.params("lease.release") == {"lease": LEASE}
 
 
-def test_run_exit_code_and_stdin(fake):
+def test_run_buffered_uses_exec(fake):
     d = fake({"lease.acquire": ok(lease_obj()),
               "exec": ok(exec_result(b"", b"oops\n", 7)),
-              "lease.release": ok({"lease": LEASE, "released": True})})
-    r = run(["run", "-i", "--timeout", "10s", "--", "sh", "-c", "exit 7"],
-            sock=d.path, stdin=b"in\x00put")
+              "lease.release": RELEASED})
+    r = run(["run", "--buffered", "-i", "--timeout", "10s", "--", "sh",
+             "-c", "exit 7"], sock=d.path, stdin=b"in\x00put")
     assert r.returncode == 7
     assert r.stderr == b"oops\n"
     assert base64.b64decode(d.params("exec")["stdin_b64"]) == b"in\x00put"
     assert d.params("exec")["timeout"] == 10
-    assert d.methods()[-1] == "lease.release"
+    assert d.methods() == ["lease.acquire", "exec", "lease.release"]
+
+
+def test_run_exit_code_and_stdin(fake):
+    cat = FakeCat(code=7)
+    d = fake({"lease.acquire": ok(lease_obj()), "lease.release": RELEASED,
+              **cat.replies()})
+    data = os.urandom(300000) + b"in\x00put"
+    r = run(["run", "-i", "--timeout", "10s", "--", "cat"], sock=d.path,
+            stdin=data)
+    assert r.returncode == 7, r.stderr
+    assert r.stdout == data and bytes(cat.data) == data
+    assert d.params("exec.start") == {"lease": LEASE, "argv": ["cat"],
+                                      "stdin": True, "timeout": 10}
+    # Chunks of at most 64 KiB, then EOF.
+    with d.cond:
+        writes = [m for m in d.requests if m["method"] == "exec.write"]
+    assert len(writes) >= 5
+    assert all(len(base64.b64decode(w["params"]["data_b64"])) <= 65536
+               for w in writes)
+    assert d.methods()[-2:] == ["exec.close_stdin", "lease.release"]
 
 
 def test_run_keep_prints_id_and_does_not_release(fake):
     d = fake({"lease.acquire": ok(lease_obj()),
-              "exec": ok(exec_result(b"", b"", 0)),
-              "lease.release": ok({"lease": LEASE, "released": True})})
+              "exec.start": stream_exec(),
+              "lease.release": RELEASED})
     r = run(["run", "--keep", "--", "true"], sock=d.path)
     assert r.returncode == 0
     assert r.stderr.decode() == f"{LEASE}\n"
     assert "lease.release" not in d.methods()
+    assert d.params("lease.acquire") == {"bind": "none"}
+    r = run(["run", "--bind", "connection", "--", "true"], sock=d.path)
+    assert d.params("lease.acquire") == {"bind": "connection"}
 
 
 def test_run_releases_even_when_exec_fails(fake):
     d = fake({"lease.acquire": ok(lease_obj()),
-              "exec": err("gateway_unavailable", -32006, "gateway down"),
-              "lease.release": ok({"lease": LEASE, "released": True})})
+              "exec.start": err("gateway_unavailable", -32006,
+                                "gateway down"),
+              "lease.release": RELEASED})
     r = run(["run", "--", "true"], sock=d.path)
     assert r.returncode == 69
-    assert d.methods() == ["lease.acquire", "exec", "lease.release"]
+    assert d.methods() == ["lease.acquire", "exec.start", "lease.release"]
 
 
 @pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130),
@@ -605,13 +721,13 @@ def test_run_releases_even_when_exec_fails(fake):
                                         (signal.SIGHUP, 129)])
 def test_run_releases_on_signal(fake, sig, status):
     d = fake({"lease.acquire": ok(lease_obj()),
-              "exec": HOLD,
-              "lease.release": ok({"lease": LEASE, "released": True})})
+              "exec.start": HOLD,
+              "lease.release": RELEASED})
     p = subprocess.Popen([sbctl_path(), "--socket", d.path, "run", "--",
                           "sleep", "1000"], stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        d.wait_request("exec")
+        d.wait_request("exec.start")
         p.send_signal(sig)
         out, errb = p.communicate(timeout=SBCTL_TIMEOUT)
     finally:
@@ -619,8 +735,36 @@ def test_run_releases_on_signal(fake, sig, status):
             p.kill()
             p.wait()
     assert p.returncode == status, errb
-    assert d.methods() == ["lease.acquire", "exec", "lease.release"]
+    assert d.methods() == ["lease.acquire", "exec.start", "lease.release"]
     assert d.params("lease.release") == {"lease": LEASE}
+
+
+def test_run_signal_while_streaming_cancels_then_releases(fake):
+    def cancel(msg, conn):
+        conn.sendall(json.dumps({"jsonrpc": "2.0", "id": msg["id"],
+                                 "result": {"exec": XID, "cancelled": True}})
+                     .encode() + b"\n")
+        notify(conn, "exec.exit", exec=XID, output_bytes=3, error={
+            "code": -32013, "message": "cancelled",
+            "data": {"kind": "cancelled"}})
+    d = fake({"lease.acquire": ok(lease_obj()),
+              "exec.start": stream_exec([("stdout", b"up\n")], exit=False),
+              "exec.cancel": cancel, "lease.release": RELEASED})
+    p = subprocess.Popen([sbctl_path(), "--socket", d.path, "run", "--",
+                          "sleep", "1000"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert p.stdout.read(3) == b"up\n"
+        p.send_signal(signal.SIGINT)
+        out, errb = p.communicate(timeout=SBCTL_TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 130, errb
+    assert d.methods() == ["lease.acquire", "exec.start", "exec.cancel",
+                           "lease.release"]
+    assert d.params("exec.cancel") == {"exec": XID}
 
 
 def test_run_signal_during_acquire_still_releases(fake):
@@ -629,7 +773,7 @@ def test_run_signal_during_acquire_still_releases(fake):
     def acquire(msg, conn):
         gate.wait(SBCTL_TIMEOUT)
         return ok(lease_obj())
-    d = fake({"lease.acquire": acquire, "exec": ok(exec_result()),
+    d = fake({"lease.acquire": acquire, "exec.start": stream_exec(),
               "lease.release": ok({"lease": LEASE, "released": True})})
     p = subprocess.Popen([sbctl_path(), "--socket", d.path, "run", "--",
                           "true"], stdin=subprocess.DEVNULL,
@@ -648,6 +792,7 @@ def test_run_signal_during_acquire_still_releases(fake):
             p.wait()
     assert p.returncode == 130, errb
     assert d.methods() == ["lease.acquire", "lease.release"]
+    assert d.params("lease.acquire") == {"bind": "process"}
 
 
 # --- cp -------------------------------------------------------------------
