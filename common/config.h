@@ -22,10 +22,12 @@ struct config_daemon {
 	int64_t		 max_clients;	/* 1024 */
 	int64_t		 max_clients_per_uid;	/* 256 */
 	int64_t		 max_inflight;	/* per connection, 64 */
+	int64_t		 max_streams;	/* execs + tails per connection, 64 */
 	char		*admin_group;	/* NULL: root only */
 	char		*metrics_listen;	/* NULL: off */
 	bool		 metrics_allow_remote;	/* false: loopback only */
-	int64_t		 idle_timeout;	/* ms, 0 = none */
+	int64_t		 idle_timeout;	/* ms, 5m, 0 = none */
+	int64_t		 line_timeout;	/* ms, 30s: a line's first to last byte */
 	bool		 keep_warm_on_shutdown;	/* false */
 	uint64_t	 exec_ring;	/* detached exec output ring, 4Mi */
 	int64_t		 reconcile_interval;	/* ms, 60s */

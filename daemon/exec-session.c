@@ -227,6 +227,7 @@ sub_free(struct exec_sub *s)
 	x->nsubs--;
 	rpc_client_on_close_cancel(s->c, sub_closed, s);
 	rpc_client_on_drain_cancel(s->c, sub_drained, s);
+	rpc_client_stream_closed(s->c);
 	rpc_client_unref(s->c);
 	free(s);
 	exec_shrink(x);
@@ -265,6 +266,7 @@ sub_new(struct exec_session *x, struct rpc_client *c, uint64_t from)
 	s->c = c;
 	s->cursor = from;
 	rpc_client_ref(c);
+	rpc_client_stream_opened(c);	/* max_streams */
 	rpc_client_on_close(c, sub_closed, s);
 	LIST_INSERT_HEAD(&x->subs, s, entry);
 	x->nsubs++;

@@ -2,6 +2,7 @@
  * sandboxd: leases W&B / CoreWeave sandboxes to local processes over a
  * Unix-socket JSON-RPC protocol, from pooled gRPC channels.
  */
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -237,6 +238,10 @@ setup_gateway(struct daemon *d, const char *flag)
 
 	if (credentials_resolve(&d->cfg.gateway, &d->creds, &err) == -1)
 		fatalx("%s", err);
+	/* Read once; the local gateway child must not inherit the keys. */
+	unsetenv("SANDBOXD_API_KEY");
+	unsetenv("WANDB_API_KEY");
+	unsetenv("CWSANDBOX_API_KEY");
 	if (strcmp(addr, "local") == 0) {
 		if ((d->local_gw = local_gw_start(d, &err)) == NULL)
 			fatalx("local gateway: %s", err);
@@ -315,6 +320,9 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage(64);
 	log_init("sandboxd", verbose);
+	/* Our memory will hold the API key: no core dumps, no same-uid ptrace. */
+	if (prctl(PR_SET_DUMPABLE, 0) == -1)
+		log_warn("prctl PR_SET_DUMPABLE");
 	config_defaults(&d->cfg);
 	if (d->config_path == NULL && access(SYSTEM_CONFIG, F_OK) == 0)
 		d->config_path = xstrdup(SYSTEM_CONFIG);

@@ -75,6 +75,45 @@ method_find(const char *name)
 	return NULL;
 }
 
+/*
+ * Methods that subscribe their connection to a stream (max_streams): an
+ * exec.start that is not detached, exec.attach, tail.start.
+ */
+static bool
+opens_stream(const struct rpc_method *m, json_t *params)
+{
+	if (strcmp(m->name, "exec.start") == 0)
+		return !json_is_true(json_object_get(params, "detach"));
+	return strcmp(m->name, "exec.attach") == 0 ||
+	    strcmp(m->name, "tail.start") == 0;
+}
+
+/*
+ * The per-connection limits; false (and *why) when this request is one
+ * too many.  The connection stays: the client may retry once it has less
+ * in progress.
+ */
+static bool
+within_limits(struct daemon *d, struct rpc_client *c,
+    const struct rpc_method *m, json_t *params, char *why, size_t len)
+{
+	const struct config_daemon	*cd = &d->cfg.daemon;
+
+	if ((int64_t)rpc_client_inflight(c) >= cd->max_inflight) {
+		snprintf(why, len, "too many requests in flight on this "
+		    "connection (max_inflight %lld)",
+		    (long long)cd->max_inflight);
+		return false;
+	}
+	if (opens_stream(m, params) &&
+	    (int64_t)rpc_client_streams(c) >= cd->max_streams) {
+		snprintf(why, len, "too many execs and tails on this "
+		    "connection (max_streams %lld)", (long long)cd->max_streams);
+		return false;
+	}
+	return true;
+}
+
 /* Answers a request that never became a struct rpc_req. */
 static void
 early_fail(struct rpc_client *c, json_t *id, enum rpc_err e, const char *msg)
@@ -102,6 +141,8 @@ rpc_dispatch(struct daemon *d, struct rpc_client *c, json_t *id,
 	if (d->stopping)
 		return early_fail(c, id, RPC_ERR_OVERLOADED,
 		    "sandboxd is shutting down");
+	if (!within_limits(d, c, m, params, msg, sizeof msg))
+		return early_fail(c, id, RPC_ERR_OVERLOADED, msg);
 
 	tr = xcalloc(1, sizeof *tr);
 	tr->started_us = mono_us();
@@ -113,6 +154,7 @@ rpc_dispatch(struct daemon *d, struct rpc_client *c, json_t *id,
 	req->params = params != NULL ? json_incref(params) : json_object();
 	req->method = m;
 	req->peer = *rpc_client_peer(c);
+	rpc_client_request_begin(c);
 	pending++;
 
 	if ((m->flags & RPC_ROOT_ONLY) && !rpc_is_admin(req)) {
@@ -152,6 +194,7 @@ req_finish(struct rpc_req *req, json_t *msg)
 	req->answered = true;
 	req_count(req, msg);
 	rpc_client_send(req->client, msg);
+	rpc_client_request_end(req->client);
 	rpc_client_unref(req->client);
 	json_decref(req->params);
 	free(req);

@@ -1,5 +1,6 @@
 /* The control socket: connections, line framing, peer credentials. */
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,6 +18,7 @@
 #include "daemon.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "parse.h"
 #include "paths.h"
 #include "rpc.h"
 #include "rpc-server.h"
@@ -40,6 +42,11 @@ struct rpc_client {
 	struct rpc_peer		 peer;
 	int			 refs;
 	bool			 discarding;	/* inside an oversized line */
+	size_t			 scanned;	/* input searched for "\n" */
+	unsigned		 inflight;	/* requests not yet answered */
+	unsigned		 streams;	/* execs and tails it watches */
+	struct event		*idle_ev;	/* idle_timeout */
+	struct event		*line_ev;	/* line_timeout of a partial line */
 	LIST_HEAD(, close_hook)	 hooks;
 	TAILQ_ENTRY(rpc_client)	 entry;
 };
@@ -51,6 +58,8 @@ struct rpc_server {
 	char			*path;		/* NULL when passed by systemd */
 	unsigned		 nclients;
 	uint64_t		 next_id;
+	const struct timeval	*idle_tv;	/* NULL: no idle timeout */
+	const struct timeval	*line_tv;
 	TAILQ_HEAD(, rpc_client) clients;
 };
 
@@ -61,6 +70,97 @@ static void
 send_fail(struct rpc_client *c, enum rpc_err e, json_t *id, const char *msg)
 {
 	rpc_client_send(c, rpc_error_new(id, e, NULL, "%s", msg));
+}
+
+/*
+ * Past a time limit: says why in one last overloaded error, writes what
+ * the socket takes now (no waiting on a peer that may never read), closes.
+ */
+static void
+client_close_with(struct rpc_client *c, const char *why)
+{
+	struct evbuffer	*out;
+
+	if (c->bev == NULL)
+		return;
+	send_fail(c, RPC_ERR_OVERLOADED, NULL, why);
+	out = bufferevent_get_output(c->bev);
+	evbuffer_unfreeze(out, 1);	/* a socket bufferevent freezes it */
+	if (evbuffer_write(out, bufferevent_getfd(c->bev)) == -1)
+		log_debug("client %llu: write: %s", (unsigned long long)c->id,
+		    strerror(errno));
+	log_info("client %llu (uid %u): %s", (unsigned long long)c->id,
+	    (unsigned)c->peer.uid, why);
+	client_close(c);
+}
+
+/* Work in progress, or anything bound to it, keeps a connection busy. */
+static bool
+client_busy(const struct rpc_client *c)
+{
+	return c->inflight > 0 || c->streams > 0 || !LIST_EMPTY(&c->hooks) ||
+	    rpc_client_queued(c) > 0;
+}
+
+/* (Re)starts the idle clock: from now, idle_timeout of nothing closes. */
+static void
+idle_arm(struct rpc_client *c)
+{
+	if (c->bev != NULL && c->srv->idle_tv != NULL)
+		evtimer_add(c->idle_ev, c->srv->idle_tv);
+}
+
+/* Nothing read for idle_timeout: close unless the client has work here. */
+static void
+idle_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct rpc_client	*c = arg;
+	char			 dur[32], why[128];
+
+	if (client_busy(c)) {
+		idle_arm(c);
+		return;
+	}
+	snprintf(why, sizeof why, "closed: idle for idle_timeout (%s)",
+	    format_duration(dur, sizeof dur, c->srv->d->cfg.daemon.idle_timeout));
+	client_close_with(c, why);
+}
+
+/*
+ * A line begun line_timeout ago is still not complete: a slow-loris
+ * client (one byte a second) would otherwise hold its slot for ever.
+ * While we are the ones not reading (output backpressure) it waits.
+ */
+static void
+line_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct rpc_client	*c = arg;
+	char			 dur[32], why[160];
+
+	if (c->bev == NULL)
+		return;
+	if (!(bufferevent_get_enabled(c->bev) & EV_READ)) {
+		evtimer_add(c->line_ev, c->srv->line_tv);
+		return;
+	}
+	snprintf(why, sizeof why, "closed: a request line took longer than "
+	    "line_timeout (%s) to arrive", format_duration(dur, sizeof dur,
+	    c->srv->d->cfg.daemon.line_timeout));
+	client_close_with(c, why);
+}
+
+/* Times a partial line from its first byte; a new line restarts it. */
+static void
+line_arm(struct rpc_client *c, bool new_line)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+
+	if (c->srv->line_tv == NULL)
+		return;
+	if (evbuffer_get_length(in) == 0 && !c->discarding)
+		evtimer_del(c->line_ev);
+	else if (new_line || !evtimer_pending(c->line_ev, NULL))
+		evtimer_add(c->line_ev, c->srv->line_tv);
 }
 
 /* Handles one complete line: parse, answer errors, dispatch requests. */
@@ -102,15 +202,22 @@ client_read(struct bufferevent *bev, void *arg)
 	struct rpc_client	*c = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	size_t			 max = c->srv->d->cfg.daemon.max_line;
-	struct evbuffer_ptr	 eol;
+	struct evbuffer_ptr	 eol, from;
 	char			 msg[128];
+	bool			 ended = false;	/* a line ended this pass */
 
 	rpc_client_ref(c);
+	idle_arm(c);
 	while (rpc_client_alive(c) && evbuffer_get_length(in) > 0) {
-		eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+		/* Resume the search where the last read left it: a 16 MiB
+		 * line arriving in pieces is scanned once, not per piece. */
+		evbuffer_ptr_set(in, &from, c->scanned, EVBUFFER_PTR_SET);
+		eol = evbuffer_search_eol(in, &from, NULL, EVBUFFER_EOL_LF);
 		if (eol.pos == -1) {
+			c->scanned = evbuffer_get_length(in);
 			if (evbuffer_get_length(in) <= max)
 				break;
+			c->scanned = 0;
 			if (!c->discarding) {
 				snprintf(msg, sizeof msg, "line longer than "
 				    "the limit of %zu bytes", max);
@@ -127,13 +234,20 @@ client_read(struct bufferevent *bev, void *arg)
 				send_fail(c, RPC_ERR_TOO_LARGE, NULL, msg);
 			}
 			c->discarding = false;
+			c->scanned = 0;
 			evbuffer_drain(in, eol.pos + 1);
+			ended = true;
 			continue;
 		}
+		c->scanned = 0;
 		client_line(c, (const char *)evbuffer_pullup(in, eol.pos),
 		    eol.pos);
-		evbuffer_drain(in, eol.pos + 1);
+		ended = true;
+		if (c->bev != NULL)
+			evbuffer_drain(in, eol.pos + 1);
 	}
+	if (c->bev != NULL)
+		line_arm(c, ended);
 	rpc_client_unref(c);
 }
 
@@ -196,6 +310,9 @@ client_close(struct rpc_client *c)
 		return;
 	bufferevent_free(c->bev);
 	c->bev = NULL;
+	event_free(c->idle_ev);
+	event_free(c->line_ev);
+	c->idle_ev = c->line_ev = NULL;
 	TAILQ_REMOVE(&c->srv->clients, c, entry);
 	c->srv->nclients--;
 	log_debug("client %llu: closed", (unsigned long long)c->id);
@@ -247,6 +364,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct rpc_client	*c;
 	struct ucred		 cred;
 	socklen_t		 len = sizeof cred;
+	char			 why[128];
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn("SO_PEERCRED");
@@ -255,11 +373,18 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	if (srv->d->stopping)
 		return refuse(fd, "sandboxd is shutting down");
-	if ((int64_t)srv->nclients >= cd->max_clients)
-		return refuse(fd, "too many clients");
+	if ((int64_t)srv->nclients >= cd->max_clients) {
+		snprintf(why, sizeof why, "too many clients (max_clients %lld)",
+		    (long long)cd->max_clients);
+		return refuse(fd, why);
+	}
 	if (cred.uid != 0 &&
-	    (int64_t)clients_of_uid(srv, cred.uid) >= cd->max_clients_per_uid)
-		return refuse(fd, "too many clients for this user");
+	    (int64_t)clients_of_uid(srv, cred.uid) >= cd->max_clients_per_uid) {
+		snprintf(why, sizeof why, "too many clients for this user "
+		    "(max_clients_per_uid %lld)",
+		    (long long)cd->max_clients_per_uid);
+		return refuse(fd, why);
+	}
 
 	c = xcalloc(1, sizeof *c);
 	c->srv = srv;
@@ -268,13 +393,19 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->refs = 1;
 	LIST_INIT(&c->hooks);
 	LIST_INIT(&c->drain_hooks);
+	c->idle_ev = evtimer_new(srv->d->base, idle_fire, c);
+	c->line_ev = evtimer_new(srv->d->base, line_fire, c);
 	c->bev = bufferevent_socket_new(srv->d->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
+	/* Large lines (files, stdin, streamed output) move in big reads. */
+	bufferevent_set_max_single_read(c->bev, 256 * 1024);
+	bufferevent_set_max_single_write(c->bev, 256 * 1024);
 	bufferevent_setcb(c->bev, client_read, client_write, client_event, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW_WATER, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&srv->clients, c, entry);
 	srv->nclients++;
+	idle_arm(c);
 	log_debug("client %llu: uid %u pid %d", (unsigned long long)c->id,
 	    (unsigned)cred.uid, (int)cred.pid);
 }
@@ -356,6 +487,39 @@ bind_socket(const char *path, char **err)
 	return fd;
 }
 
+/*
+ * Each client is an fd: lift the soft fd limit (often 1024) towards
+ * max_clients plus room for the gateway, state and streams, within the
+ * hard limit.  Past it, accept backs off on EMFILE (accept_error).
+ */
+static void
+raise_nofile(int64_t max_clients)
+{
+	struct rlimit	rl;
+	rlim_t		want = (rlim_t)max_clients + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+	if (rl.rlim_cur < want)
+		log_warnx("the fd limit (%llu) is below max_clients + 256; "
+		    "clients past it wait for a free fd",
+		    (unsigned long long)rl.rlim_cur);
+}
+
+/* A libevent common timeout for `ms`, or NULL for 0 (none). */
+static const struct timeval *
+common_timeout(struct event_base *base, int64_t ms)
+{
+	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (ms <= 0)
+		return NULL;
+	return event_base_init_common_timeout(base, &tv);
+}
+
 struct rpc_server *
 rpc_server_new(struct daemon *d, const char *path, int fd, char **err)
 {
@@ -370,6 +534,10 @@ rpc_server_new(struct daemon *d, const char *path, int fd, char **err)
 	srv->d = d;
 	srv->path = path != NULL ? xstrdup(path) : NULL;
 	TAILQ_INIT(&srv->clients);
+	/* Thousands of clients share two timeouts: O(1) re-arming. */
+	srv->idle_tv = common_timeout(d->base, d->cfg.daemon.idle_timeout);
+	srv->line_tv = common_timeout(d->base, d->cfg.daemon.line_timeout);
+	raise_nofile(d->cfg.daemon.max_clients);
 	srv->resume_ev = evtimer_new(d->base, accept_resume, srv);
 	srv->listener = evconnlistener_new(d->base, accept_cb, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128, fd);
@@ -497,6 +665,7 @@ rpc_client_on_close_cancel(struct rpc_client *c, rpc_client_close_fn *fn,
 		if (h->fn == fn && h->arg == arg) {
 			LIST_REMOVE(h, entry);
 			free(h);
+			idle_arm(c);	/* idle counts from when it ended */
 			return;
 		}
 	}
@@ -541,4 +710,48 @@ rpc_client_on_drain_cancel(struct rpc_client *c, rpc_client_close_fn *fn,
 			return;
 		}
 	}
+}
+
+void
+rpc_client_request_begin(struct rpc_client *c)
+{
+	c->inflight++;
+}
+
+void
+rpc_client_request_end(struct rpc_client *c)
+{
+	if (c->inflight == 0)
+		fatalx("client %llu: request ended twice",
+		    (unsigned long long)c->id);
+	if (--c->inflight == 0)
+		idle_arm(c);
+}
+
+unsigned
+rpc_client_inflight(const struct rpc_client *c)
+{
+	return c->inflight;
+}
+
+void
+rpc_client_stream_opened(struct rpc_client *c)
+{
+	c->streams++;
+}
+
+void
+rpc_client_stream_closed(struct rpc_client *c)
+{
+	if (c->streams == 0)
+		fatalx("client %llu: stream closed twice",
+		    (unsigned long long)c->id);
+	if (--c->streams == 0)
+		idle_arm(c);
+}
+
+unsigned
+rpc_client_streams(const struct rpc_client *c)
+{
+	return c->streams;
 }

@@ -51,6 +51,19 @@ void	rpc_client_on_close(struct rpc_client *, rpc_client_close_fn *,
 void	rpc_client_on_close_cancel(struct rpc_client *, rpc_client_close_fn *,
 	    void *arg);
 
+/*
+ * Per-connection limits (max_inflight, max_streams; rpc-dispatch.c checks
+ * them).  A request counts from dispatch to its answer; a stream from the
+ * moment the connection subscribes to an exec or a tail until it leaves.
+ * A connection with either open is never closed as idle.
+ */
+void		 rpc_client_request_begin(struct rpc_client *);
+void		 rpc_client_request_end(struct rpc_client *);
+unsigned	 rpc_client_inflight(const struct rpc_client *);
+void		 rpc_client_stream_opened(struct rpc_client *);
+void		 rpc_client_stream_closed(struct rpc_client *);
+unsigned	 rpc_client_streams(const struct rpc_client *);
+
 /* Bytes queued for the client and not yet written to its socket. */
 size_t	rpc_client_queued(const struct rpc_client *);
 #define RPC_CLIENT_LOW_WATER	(1u << 20)

@@ -131,6 +131,7 @@ reader_free(struct tail *r)
 	TAILQ_REMOVE(&g->t->tails, r, entry);
 	rpc_client_on_close_cancel(r->c, reader_closed, r);
 	rpc_client_on_drain_cancel(r->c, reader_drained, r);
+	rpc_client_stream_closed(r->c);
 	rpc_client_unref(r->c);
 	free(r->lease_id);
 	free(r);
@@ -448,6 +449,7 @@ tail_start(struct daemon *d, const struct tail_start *q,
 	r->c = c;
 	r->timestamps = q->timestamps;
 	rpc_client_ref(c);
+	rpc_client_stream_opened(c);	/* max_streams */
 	rpc_client_on_close(c, reader_closed, r);
 	if (!fresh)
 		reader_place(r, q);
