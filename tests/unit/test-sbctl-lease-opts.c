@@ -41,6 +41,10 @@ static const struct {
 	{ LOPT_TTL, "1500ms", "{\"ttl\":1.5}" },
 	{ LOPT_WAIT, "1h30m", "{\"wait\":5400}" },
 	{ LOPT_EGRESS, "none", "{\"egress\":\"none\"}" },
+	{ LOPT_POOL, "py312", "{\"pool\":\"py312\"}" },
+	{ LOPT_BIND, "process", "{\"bind\":\"process\"}" },
+	{ LOPT_BIND, "connection", "{\"bind\":\"connection\"}" },
+	{ LOPT_BIND, "none", "{\"bind\":\"none\"}" },
 	{ LOPT_SECRET, "s:p:f:E", "{\"secrets\":[{\"store\":\"s\","
 	    "\"path\":\"p\",\"field\":\"f\",\"env_var\":\"E\"}]}" },
 	{ LOPT_SECRET, "s:a/b:c:d:f:E", "{\"secrets\":[{\"store\":\"s\","
@@ -64,6 +68,9 @@ static const struct {
 	{ LOPT_TTL, "soon", "--ttl: 'soon'" },
 	{ LOPT_TTL, "-5s", "--ttl" },
 	{ LOPT_WAIT, "", "--wait" },
+	{ LOPT_POOL, "", "--pool: needs a non-empty value" },
+	{ LOPT_BIND, "pid", "--bind: 'pid' is not connection, process or none" },
+	{ LOPT_BIND, "", "--bind: '' is not" },
 	{ LOPT_SECRET, "s:p:f", "is not STORE:PATH:FIELD:ENV" },
 	{ LOPT_SECRET, ":p:f:E", "is not STORE:PATH:FIELD:ENV" },
 	{ LOPT_SECRET, "s::f:E", "is not STORE:PATH:FIELD:ENV" },
@@ -200,10 +207,10 @@ test_getopt_table(void **state)
 	size_t		 n, i;
 
 	n = lease_opts_getopt_table(t, NITEMS(t));
-	assert_int_equal(n, LOPT_WAIT - LOPT_IMAGE + 1);
+	assert_int_equal(n, LOPT_BIND - LOPT_IMAGE + 1);
 	for (i = 0; i < n; i++) {
 		assert_int_equal(t[i].has_arg, required_argument);
-		assert_in_range(t[i].val, LOPT_IMAGE, LOPT_WAIT);
+		assert_in_range(t[i].val, LOPT_IMAGE, LOPT_BIND);
 	}
 }
 
@@ -216,6 +223,12 @@ test_command_table(void **state)
 	assert_ptr_equal(cmd_find("reclaim"), &cmd_reclaim_entry);
 	assert_ptr_equal(cmd_find("release"), &cmd_reclaim_entry);
 	assert_ptr_equal(cmd_find("run"), &cmd_run_entry);
+	assert_ptr_equal(cmd_find("attach"), &cmd_attach_entry);
+	assert_ptr_equal(cmd_find("ps"), &cmd_ps_entry);
+	assert_ptr_equal(cmd_find("tail"), &cmd_tail_entry);
+	assert_ptr_equal(cmd_find("pool"), &cmd_pool_entry);
+	assert_ptr_equal(cmd_find("budget"), &cmd_budget_entry);
+	assert_ptr_equal(cmd_find("renew"), &cmd_renew_entry);
 	assert_null(cmd_find("rm"));
 	assert_null(cmd_find(""));
 	for (c = sbctl_cmds; *c != NULL; c++) {
