@@ -237,6 +237,24 @@ class Report:
                  f"{r['n']} starts, range {us(r['min_us'])}–"
                  f"{us(r['max_us'])}", x)
 
+    def load(self):
+        runs = load(self.raw, "load")
+        if not runs:
+            return self.missing("load", "all answered; no fd leak",
+                                skipped(self.raw, "load"))
+        x = runs[-1]
+        ok = x["failed"] == 0 and x["fds_after"] <= x["fds_before"]
+        pm = x["per_method"]
+        self.add("load", f"{x['clients']} clients, {x['requests']} requests "
+                 f"({x['ops_s']:.0f}/s): " + lat(x), "—", "—",
+                 "all answered; no fd leak", ok,
+                 f"{x['failed']} failed; exec {lat(pm['exec'])}, release "
+                 f"{lat(pm['release'])}, acquire {lat(pm['acquire'])} "
+                 f"(waits for the pool to refill); daemon fds "
+                 f"{x['fds_before']}→{x['fds_after']}, RSS "
+                 f"{x['rss_before_kib'] / 1024:.1f}→"
+                 f"{x['rss_after_kib'] / 1024:.1f} MiB", x)
+
     # --- output ------------------------------------------------------------
 
     def table(self):
@@ -261,7 +279,7 @@ def main():
     rep.proxy("status proxy", "lease.get", "gRPC Get",
               lambda r, over: r <= 1.5, "≤ 1.5×")
     for case in (rep.short_task, rep.throughput, rep.streaming, rep.memory,
-                 rep.startup):
+                 rep.startup, rep.load):
         case()
     with open(os.path.join(raw, "machine.json")) as f:
         machine = json.load(f)

@@ -19,13 +19,17 @@ ISOLATION=${BENCH_ISOLATION:-none}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	FLOOR_N=500 GET_N=200 EXEC_N=50 TPUT_S=1 SHORT_N=3 WARM_N=100
 	COLD_N=2 LEASES=${BENCH_LEASES:-100} STARTS=3 STREAM_MB=16
+	LOAD_S=10
 else
 	FLOOR_N=5000 GET_N=2000 EXEC_N=500 TPUT_S=5 SHORT_N=10 WARM_N=1000
 	COLD_N=5 LEASES=${BENCH_LEASES:-1000} STARTS=20 STREAM_MB=64
+	LOAD_S=120
 fi
+LOAD_CLIENTS=${BENCH_LOAD_CLIENTS:-1000}
 
 for bin in sandboxd sbctl sandbox-gateway-local bench/rpc-bench \
-    bench/grpc-bench bench/echo-server bench/startup bench/stream-bench; do
+    bench/grpc-bench bench/echo-server bench/startup bench/stream-bench \
+    bench/load; do
 	[ -x "$B/$bin" ] || { echo "run.sh: $B/$bin is not built" >&2; exit 1; }
 done
 
@@ -253,6 +257,15 @@ case_startup() {
 	    "$STARTS" >"$raw/startup.1.json"
 }
 
+# Issue 11's load: LOAD_CLIENTS connections open at once, each leasing
+# from the warm pool, executing and releasing in a loop for LOAD_S seconds;
+# the daemon's fds and RSS before and after.
+case_load() {
+	say "load: $LOAD_CLIENTS clients lease/exec/release in a loop for ${LOAD_S}s"
+	"$B/bench/load" "$dir/sd.sock" "$LOAD_CLIENTS" "$LOAD_S" bench \
+	    "$sd_pid" >"$raw/load.1.json" || true
+}
+
 # A fresh daemon of its own (no pool, nothing run before, so freed heap
 # from other cases cannot hide growth) takes LEASES real leases in two
 # halves; the per-lease figure is the slope between them.
@@ -314,6 +327,7 @@ case_warm_lease
 case_streaming
 case_startup
 case_memory
+case_load
 
 echo
 "$PY" "$HERE/report.py" "$raw" "$HERE/results.json"

@@ -1,0 +1,44 @@
+"""Many clients at once against a warm pool: correctness only.
+
+The short version of `bench/load` (bench/run.sh runs the long one with
+1000 clients and reports p99): 200 connections open at once, each leasing,
+executing and releasing in a loop for 20 s.  Every reply must be the right
+one, no lease may be left, and the daemon's fds must come back to where
+they were.  No timing is asserted.
+"""
+import json
+import os
+import subprocess
+
+import sbxtest
+from sbxd import Daemon, Gateway
+
+CLIENTS = 200
+SECONDS = 20
+
+
+def test_many_clients_lease_exec_release(tmpdir_short, procs):
+    gw = Gateway(tmpdir_short, procs, args=["--isolation", "none"])
+    d = Daemon(tmpdir_short, procs, gateway=gw.target,
+               conf_extra="[pool.load]\ndefault = yes\nwarm = 16\n"
+                          "max_starting = 8\n")
+    sbxtest.wait_for(lambda: any(
+        p["name"] == "load" and p.get("ready", 0) > 0
+        for p in d.call("pool.list")["pools"]), timeout=60,
+        what="a warm sandbox")
+    r = subprocess.run([sbxtest.binary("bench/load"), d.socket,
+                        str(CLIENTS), str(SECONDS), "load",
+                        str(d.proc.pid)],
+                       capture_output=True, text=True, timeout=SECONDS + 240)
+    assert r.stdout, r.stderr
+    res = json.loads(r.stdout)
+    assert r.returncode == 0, res
+    assert res["failed"] == 0, res
+    assert res["iterations"] > 0, res
+    assert res["requests"] == 3 * res["iterations"], res
+    # nothing left behind: no lease, no client, fds back where they were
+    assert d.call("lease.list", all=True)["leases"] == []
+    st = d.call("status")
+    assert st["clients"] == 1, st
+    assert res["fds_after"] <= res["fds_before"], res
+    assert d.proc.alive()
