@@ -231,9 +231,11 @@ const struct config_budget *
 budget_policy(struct daemon *d, uid_t uid, gid_t gid)
 {
 	struct config	*cfg = &d->cfg;
-	struct passwd	*pw = getpwuid(uid);
+	struct passwd	*pw;
 	int		 i;
 
+	/* Name lookups read /etc/passwd: only when a section needs them. */
+	pw = cfg->nuser_budgets > 0 ? getpwuid(uid) : NULL;
 	for (i = 0; pw != NULL && i < cfg->nuser_budgets; i++) {
 		if (strcmp(cfg->user_budgets[i].name, pw->pw_name) == 0)
 			return &cfg->user_budgets[i];

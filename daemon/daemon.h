@@ -56,6 +56,7 @@ struct daemon {
 	struct state		*state;		/* state.json */
 	struct reconcile	*reconcile;
 
+	unsigned long		 starts;	/* Start requests ever sent */
 	bool			 stopping;
 	struct event		*stop_timer;	/* gives up waiting at exit */
 };

@@ -17,6 +17,7 @@
 #include "lease.h"
 #include "lease-wait.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "reaper.h"
 #include "xmalloc.h"
@@ -512,6 +513,10 @@ void
 lease_stop(struct lease *l, enum lease_state why, gw_done_cb *done,
     void *arg)
 {
+	if (l->d->metrics != NULL && l->state != LEASE_STARTING)
+		metrics_lease_event(l->d->metrics, l->pool, why ==
+		    LEASE_EXPIRED ? METRICS_LEASE_EXPIRED : why == LEASE_LOST ?
+		    METRICS_LEASE_LOST : METRICS_LEASE_RELEASED);
 	l->state = why;
 	if (l->sandbox_id != NULL)
 		reaper_stop(l->d->reaper, l->sandbox_id, lease_state_name(why),

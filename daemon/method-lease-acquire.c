@@ -17,6 +17,7 @@
 #include "lease.h"
 #include "log.h"
 #include "methods.h"
+#include "metrics.h"
 #include "params.h"
 #include "pool.h"
 #include "rpc.h"
@@ -81,6 +82,10 @@ acquire_free(struct acquire *a)
 static void
 acquire_fail(struct acquire *a, enum rpc_err e, json_t *data, const char *msg)
 {
+	if (a->client != NULL && a->req->d->metrics != NULL &&
+	    e == RPC_ERR_SANDBOX_FAILED)
+		metrics_lease_event(a->req->d->metrics, a->pool_name,
+		    METRICS_LEASE_FAILED);
 	if (a->l != NULL && !a->l->removed)
 		lease_stop(a->l, LEASE_RELEASING, NULL, NULL);
 	rpc_fail(a->req, e, data, "%s", msg);
@@ -114,6 +119,12 @@ acquire_reply(struct acquire *a)
 		    (int)l->owner_pid, strerror(errno));
 		acquire_fail(a, RPC_ERR_INTERNAL, NULL, f3);
 		return;
+	}
+	if (l->d->metrics != NULL) {
+		metrics_lease_event(l->d->metrics, l->pool,
+		    METRICS_LEASE_ACQUIRED);
+		metrics_lease_event(l->d->metrics, l->pool, l->warm ?
+		    METRICS_LEASE_WARM_HIT : METRICS_LEASE_COLD_START);
 	}
 	o = lease_to_json(l);
 	if (a->note != NULL)

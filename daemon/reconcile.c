@@ -21,6 +21,7 @@ struct reconcile {
 	json_t		*seen;		/* sandbox id → true, this pass */
 	json_t		*suspects;	/* strangers from the last pass */
 	json_t		*next_suspects;
+	unsigned long	 starts_before;	/* d->starts when the pass began */
 	unsigned	 adopted, stopped, lost;
 };
 
@@ -48,12 +49,18 @@ held(struct daemon *d, const char *sid)
 	return d->pools != NULL && pools_have(d->pools, sid);
 }
 
-/* On a periodic pass, a stranger must be seen twice before we act. */
+/*
+ * A stranger must be seen by two passes before we act — unless this is
+ * the start-up pass and no Start went out since it began, so nothing
+ * unknown can be ours in flight.
+ */
 static bool
 act_on(struct reconcile *r, const char *sid)
 {
 	json_object_set_new(r->next_suspects, sid, json_true());
-	return !r->first_done || json_object_get(r->suspects, sid) != NULL;
+	if (!r->first_done && r->d->starts == r->starts_before)
+		return true;
+	return json_object_get(r->suspects, sid) != NULL;
 }
 
 /* A lease whose sandbox was not running upstream: ended, or lost. */
@@ -210,6 +217,7 @@ pass_start(evutil_socket_t fd, short what, void *arg)
 	if (r->running || r->d->stopping)
 		return;
 	r->running = true;
+	r->starts_before = r->d->starts;
 	r->pool_index = 0;
 	r->adopted = r->stopped = r->lost = 0;
 	r->seen = json_object();

@@ -160,6 +160,7 @@ starter_start(struct daemon *d, const struct gw_spec *spec, int64_t wait_ms,
 	s->delay_ms = POLL_FIRST_MS;
 	s->timer = evtimer_new(d->base, poll_cb, s);
 	s->in_call = true;
+	d->starts++;		/* reconciliation must not race this one */
 	gw_start(d->gw, spec, started, s);
 	return s;
 }

@@ -111,6 +111,9 @@ proc_bev(struct proc *p, int fd, bool reader)
 	set_nonblock_cloexec(fd);
 	bev = bufferevent_socket_new(gw.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (reader) {
+		/* Up to a pipe's worth a read, not libevent's 4 KiB: fewer,
+		 * larger frames when output streams. */
+		bufferevent_set_max_single_read(bev, 64 * 1024);
 		bufferevent_setcb(bev, proc_read, NULL, proc_out_event, p);
 		bufferevent_enable(bev, EV_READ);
 	} else {

@@ -190,7 +190,7 @@ def run_sbctl(sock, *args, env=None):
 def test_endpoint_and_method_agree(daemon):
     """After real work, GET /metrics says exactly what `metrics` says."""
     p, sock = daemon
-    r = run_sbctl(sock, "run", "--", "echo", "hi")
+    r = run_sbctl(sock, "run", "--buffered", "--", "echo", "hi")
     assert r.returncode == 0, r.stderr
     rpc = Rpc(sock)
     with pytest.raises(RpcError):
