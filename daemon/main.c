@@ -172,6 +172,11 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	budgets_adopt(&d->cfg, &cfg);
 	d->cfg.daemon.max_clients = cfg.daemon.max_clients;
 	d->cfg.daemon.max_clients_per_uid = cfg.daemon.max_clients_per_uid;
+	d->cfg.daemon.max_inflight = cfg.daemon.max_inflight;
+	d->cfg.daemon.max_streams = cfg.daemon.max_streams;
+	d->cfg.daemon.idle_timeout = cfg.daemon.idle_timeout;
+	d->cfg.daemon.line_timeout = cfg.daemon.line_timeout;
+	d->cfg.daemon.reconcile_interval = cfg.daemon.reconcile_interval;
 	d->cfg.gateway.exec_timeout = cfg.gateway.exec_timeout;
 	d->cfg.gateway.start_timeout = cfg.gateway.start_timeout;
 	if (pools_reload(d->pools, &cfg, &err) == -1) {

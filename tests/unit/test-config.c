@@ -32,7 +32,8 @@ check_defaults(const struct config *c)
 	assert_int_equal(c->daemon.max_inflight, 64);
 	assert_null(c->daemon.admin_group);
 	assert_null(c->daemon.metrics_listen);
-	assert_int_equal(c->daemon.idle_timeout, 0);
+	assert_int_equal(c->daemon.idle_timeout, 5 * 60 * 1000);
+	assert_int_equal(c->daemon.reconcile_interval, 60 * 1000);
 	assert_false(c->daemon.keep_warm_on_shutdown);
 	assert_int_equal(c->daemon.exec_ring, 4u << 20);
 
