@@ -222,7 +222,9 @@ def test_attach_unknown_exec(fake):
     assert r.stderr.decode() == "sbctl: no exec x-nope\n"
 
 
-EXECS = [
+def execs():
+    """Built per test: ages are relative to now, not to import time."""
+    return [
     {"exec": "x-aaaaaaaa", "lease": LEASE, "owner_uid": 0,
      "argv": ["sh", "-c", "echo hi"], "tty": False, "detached": True,
      "state": "exited", "exit_code": 0, "started_at": time.time() - 125,
@@ -234,10 +236,11 @@ EXECS = [
                                      "data": {"kind": "cancelled"}},
      "started_at": time.time() - 5, "output_bytes": 0,
      "retained_from": 0, "subscribers": 0},
-]
+    ]
 
 
 def test_ps_table_filter_and_json(fake):
+    EXECS = execs()
     d = fake({"exec.list": ok({"execs": EXECS})})
     r = run(["ps"], sock=d.path)
     assert r.returncode == 0, r.stderr
