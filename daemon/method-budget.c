@@ -51,13 +51,8 @@ budget_get(struct rpc_req *req)
 	bool	 all;
 
 	if (params_only(req, budget_params) == -1 ||
-	    params_bool(req, "all", false, &all) == -1)
+	    params_all(req, "budgets", &all) == -1)
 		return RPC_NORMAL;
-	if (all && !rpc_is_admin(req)) {
-		rpc_fail(req, RPC_ERR_PERMISSION_DENIED, NULL,
-		    "everyone's budgets are for root or the admin group");
-		return RPC_NORMAL;
-	}
 	rpc_reply(req, all ? budget_all_json(req->d) :
 	    budget_user_json(req->d, req->peer.uid, req->peer.gid));
 	return RPC_NORMAL;

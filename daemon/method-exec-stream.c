@@ -262,14 +262,8 @@ exec_list_method(struct rpc_req *req)
 	bool			 all;
 
 	if (params_only(req, list_params) == -1 ||
-	    params_bool(req, "all", false, &all) == -1)
+	    params_all(req, "execs", &all) == -1)
 		return RPC_NORMAL;
-	if (all && !rpc_is_admin(req)) {
-		rpc_fail(req, RPC_ERR_PERMISSION_DENIED, NULL,
-		    "listing every user's execs is for root or the admin "
-		    "group");
-		return RPC_NORMAL;
-	}
 	a = json_array();
 	for (x = exec_session_first(req->d); x != NULL;
 	    x = exec_session_next(x))

@@ -18,14 +18,8 @@ lease_list(struct rpc_req *req)
 	bool		 all;
 
 	if (params_only(req, list_params) == -1 ||
-	    params_bool(req, "all", false, &all) == -1)
+	    params_all(req, "leases", &all) == -1)
 		return RPC_NORMAL;
-	if (all && !rpc_is_admin(req)) {
-		rpc_fail(req, RPC_ERR_PERMISSION_DENIED, NULL,
-		    "listing every user's leases is for root or the admin "
-		    "group");
-		return RPC_NORMAL;
-	}
 	arr = json_array();
 	for (l = lease_first(req->d->leases); l != NULL; l = lease_next(l)) {
 		if (all || l->owner_uid == req->peer.uid)

@@ -110,6 +110,19 @@ params_bool(struct rpc_req *req, const char *key, bool dflt, bool *out)
 }
 
 int
+params_all(struct rpc_req *req, const char *what, bool *all)
+{
+	if (params_bool(req, "all", false, all) == -1)
+		return -1;
+	if (*all && !rpc_is_admin(req)) {
+		rpc_fail(req, RPC_ERR_PERMISSION_DENIED, NULL, "everyone's %s "
+		    "are for root or the admin group", what);
+		return -1;
+	}
+	return 0;
+}
+
+int
 params_strings(struct rpc_req *req, const char *key, bool nonempty,
     const char ***out, int *n)
 {

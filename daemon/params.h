@@ -19,6 +19,8 @@ int	params_string(struct rpc_req *, const char *key, bool required,
 int	params_int(struct rpc_req *, const char *key, int64_t min, int64_t max,
 	    int64_t dflt, int64_t *out);
 int	params_bool(struct rpc_req *, const char *key, bool dflt, bool *out);
+/* "all": everyone's `what`, which only root and admins may ask for. */
+int	params_all(struct rpc_req *, const char *what, bool *all);
 /* Array of strings; `nonempty` requires at least one. NULL when absent. */
 int	params_strings(struct rpc_req *, const char *key, bool nonempty,
 	    const char ***out, int *n);
