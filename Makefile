@@ -154,7 +154,7 @@ e2e: all
 
 sanitize: deps-check
 	@$(MAKE) --no-print-directory B=build-san SAN=1 check-build
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	@SANDBOXD_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
 	 UBSAN_OPTIONS=print_stacktrace=1 \
 	 $(MAKE) --no-print-directory B=build-san SAN=1 unit e2e
