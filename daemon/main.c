@@ -369,8 +369,8 @@ main(int argc, char **argv)
 	    (d->metrics_http = metrics_http_new(d, d->cfg.daemon.metrics_listen,
 	    d->cfg.daemon.metrics_allow_remote, &err)) == NULL)
 		fatalx("%s", err);
+	/* READY=1 comes once the first reconciliation pass is over. */
 	d->notify = notify_new(d);
-	notify_ready(d->notify);
 
 	event_base_dispatch(d->base);
 

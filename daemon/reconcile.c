@@ -6,6 +6,7 @@
 #include "daemon.h"
 #include "lease.h"
 #include "log.h"
+#include "notify.h"
 #include "pool.h"
 #include "reaper.h"
 #include "reconcile.h"
@@ -202,6 +203,8 @@ pass_done(struct reconcile *r)
 		log_info("reconcile: %u adopted into pools, %u orphans "
 		    "stopped, %u leases lost", r->adopted, r->stopped, r->lost);
 	r->first_done = true;
+	if (first && r->d->notify != NULL)
+		notify_ready(r->d->notify);	/* the state is reconciled */
 	if (first && r->d->pools != NULL)
 		pools_refill_all(r->d->pools);
 	if (!r->d->stopping)
