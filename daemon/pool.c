@@ -11,76 +11,11 @@
 #include "daemon.h"
 #include "lease.h"
 #include "log.h"
-#include "pool.h"
-#include "pool-spec.h"
+#include "pool-internal.h"
 #include "reaper.h"
 #include "reconcile.h"
 #include "starter.h"
 #include "xmalloc.h"
-
-#define TICK_MS			1000
-#define BACKOFF_FIRST_MS	1000
-#define BACKOFF_MAX_MS		60000
-#define COLD_SAMPLES		32
-#define CLAIM_HISTORY		1024
-
-struct pool_member {
-	char			*sandbox_id;
-	int64_t			 expires;	/* monotonic: gateway reclaims */
-	int64_t			 ready;		/* monotonic: charged from */
-	TAILQ_ENTRY(pool_member) entry;
-};
-
-struct pool_waiter {
-	struct pool		*p;
-	int64_t			 ttl_ms;
-	pool_claim_cb		*cb;
-	void			*arg;
-	struct event		*timeout;
-	TAILQ_ENTRY(pool_waiter) entry;
-};
-
-struct pool_start {
-	struct pool		*p;
-	struct starter		*st;
-	int64_t			 sent;		/* monotonic */
-	TAILQ_ENTRY(pool_start)	 entry;
-};
-
-struct pool {
-	struct daemon		*d;
-	char			*name;
-	struct pool_spec	 ps;
-	bool			 is_default;
-	bool			 draining;
-	int64_t			 lifetime_ms, min_remaining_ms, demand_window;
-	int64_t			 warm, warm_min, warm_max, max, max_starting;
-	int64_t			 target;
-
-	TAILQ_HEAD(, pool_member) ready;
-	TAILQ_HEAD(, pool_waiter) waiters;
-	TAILQ_HEAD(, pool_start) starts;
-	unsigned		 nready, nstarting, nleased, nwaiting;
-
-	uint64_t		 claims, hits, misses, nstarts, nfailed;
-	int64_t			 cold[COLD_SAMPLES];
-	unsigned		 ncold;
-	int64_t			 claim_at[CLAIM_HISTORY];	/* ring */
-	unsigned		 claim_head, claim_count;
-
-	char			*last_error;
-	unsigned		 failures;	/* in a row */
-	int64_t			 backoff_until;	/* monotonic */
-	TAILQ_ENTRY(pool)	 entry;
-};
-
-struct pools {
-	struct daemon		*d;
-	struct event		*tick;
-	TAILQ_HEAD(, pool)	 list;
-};
-
-static void	pool_refill(struct pool *);
 
 const char *
 pool_name(const struct pool *p)
@@ -101,7 +36,7 @@ pool_lifetime_ms(const struct pool *p)
 }
 
 /* Median of the observed cold starts, or a guess of 1 s before any. */
-static int64_t
+int64_t
 cold_median(const struct pool *p)
 {
 	int64_t		 v[COLD_SAMPLES], t;
@@ -141,7 +76,7 @@ recent_claims(struct pool *p, int64_t now)
  * one cold start, with half again as headroom, plus one while there is
  * any demand at all.  Shrinks as the window forgets old claims.
  */
-static void
+void
 pool_retarget(struct pool *p)
 {
 	double		 rate;
@@ -166,7 +101,7 @@ pool_retarget(struct pool *p)
 	p->target = t;
 }
 
-static void
+void
 member_free(struct pool_member *m)
 {
 	free(m->sandbox_id);
@@ -182,7 +117,7 @@ member_charge(struct pool *p, int64_t ready)
 }
 
 /* Takes a ready member out of the pool and stops its sandbox. */
-static void
+void
 member_discard(struct pool *p, struct pool_member *m, const char *why)
 {
 	TAILQ_REMOVE(&p->ready, m, entry);
@@ -212,7 +147,7 @@ waiter_give(struct pool_waiter *w, const char *sandbox_id, int64_t left)
 	waiter_free(w);
 }
 
-static void
+void
 waiter_fail(struct pool_waiter *w, const struct gw_error *err,
     int64_t retry_after)
 {
@@ -247,7 +182,7 @@ waiter_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A newly ready sandbox: first to the line (FIFO), else to the shelf. */
-static void
+void
 member_arrive(struct pool *p, char *sandbox_id, int64_t expires)
 {
 	struct pool_waiter	*w;
@@ -370,7 +305,7 @@ host_full(struct daemon *d)
 }
 
 /* Starts what the target and the waiting line need, within the caps. */
-static void
+void
 pool_refill(struct pool *p)
 {
 	int64_t	want;
@@ -387,7 +322,7 @@ pool_refill(struct pool *p)
 }
 
 /* Rotation, adaptive target, shrinking, refill: once a second. */
-static void
+void
 pool_tick_one(struct pool *p)
 {
 	struct pool_member	*m, *next;
@@ -407,238 +342,6 @@ pool_tick_one(struct pool *p)
 	    (m = TAILQ_FIRST(&p->ready)) != NULL)
 		member_discard(p, m, "pool shrinking");
 	pool_refill(p);
-}
-
-static void	pool_free(struct pool *);
-
-static void
-pools_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct pools	*ps = arg;
-	struct pool	*p, *next;
-
-	for (p = TAILQ_FIRST(&ps->list); p != NULL; p = next) {
-		next = TAILQ_NEXT(p, entry);
-		if (p->draining && p->nstarting == 0 && p->nready == 0 &&
-		    p->nwaiting == 0) {
-			TAILQ_REMOVE(&ps->list, p, entry);
-			pool_free(p);
-		} else if (!p->draining)
-			pool_tick_one(p);
-	}
-}
-
-/* Copies the settings of a [pool.NAME] section; the spec is built. */
-static int
-pool_configure(struct pool *p, const struct config *cfg,
-    const struct config_pool *cp, char **err)
-{
-	struct pool_spec	ps;
-
-	if (pool_spec_build(&ps, cp, err) == -1)
-		return -1;
-	pool_spec_free(&p->ps);
-	p->ps = ps;
-	p->is_default = cp->is_default;
-	p->lifetime_ms = cp->max_lifetime > 0 ? cp->max_lifetime :
-	    cfg->budget.max_lifetime;
-	/* By default a ready sandbox must still fit a default lease. */
-	p->min_remaining_ms = cp->min_remaining > 0 ? cp->min_remaining :
-	    cfg->budget.default_lease_ttl;
-	p->demand_window = cp->demand_window;
-	p->warm = cp->warm;
-	p->warm_min = cp->warm_min;
-	p->warm_max = cp->warm_max;
-	p->max = cp->max;
-	p->max_starting = cp->max_starting;
-	if (p->min_remaining_ms >= p->lifetime_ms) {
-		*err = xasprintf("pool %s: min_remaining must be shorter than "
-		    "the sandboxes' lifetime", cp->name);
-		return -1;
-	}
-	pool_retarget(p);
-	return 0;
-}
-
-static struct pool *
-pool_new(struct daemon *d, const struct config *cfg,
-    const struct config_pool *cp, char **err)
-{
-	struct pool	*p = xcalloc(1, sizeof *p);
-
-	p->d = d;
-	p->name = xstrdup(cp->name);
-	TAILQ_INIT(&p->ready);
-	TAILQ_INIT(&p->waiters);
-	TAILQ_INIT(&p->starts);
-	if (pool_configure(p, cfg, cp, err) == -1) {
-		pool_free(p);
-		return NULL;
-	}
-	return p;
-}
-
-static void
-pool_free(struct pool *p)
-{
-	struct pool_member	*m;
-
-	while ((m = TAILQ_FIRST(&p->ready)) != NULL) {
-		TAILQ_REMOVE(&p->ready, m, entry);
-		member_free(m);
-	}
-	pool_spec_free(&p->ps);
-	free(p->last_error);
-	free(p->name);
-	free(p);
-}
-
-struct pools *
-pools_new(struct daemon *d, const struct config *cfg, char **err)
-{
-	struct pools	*ps = xcalloc(1, sizeof *ps);
-	struct timeval	 tv = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
-	struct pool	*p;
-	int		 i;
-
-	ps->d = d;
-	TAILQ_INIT(&ps->list);
-	for (i = 0; i < cfg->npools; i++) {
-		if ((p = pool_new(d, cfg, &cfg->pools[i], err)) == NULL) {
-			pools_free(ps);
-			return NULL;
-		}
-		TAILQ_INSERT_TAIL(&ps->list, p, entry);
-	}
-	ps->tick = event_new(d->base, -1, EV_PERSIST, pools_tick, ps);
-	evtimer_add(ps->tick, &tv);
-	d->pools = ps;		/* refills count the host's sandboxes */
-	TAILQ_FOREACH(p, &ps->list, entry)
-		pool_refill(p);
-	return ps;
-}
-
-void
-pools_free(struct pools *ps)
-{
-	struct pool	*p;
-
-	if (ps == NULL)
-		return;
-	while ((p = TAILQ_FIRST(&ps->list)) != NULL) {
-		TAILQ_REMOVE(&ps->list, p, entry);
-		pool_free(p);
-	}
-	if (ps->tick != NULL)
-		event_free(ps->tick);
-	free(ps);
-}
-
-/* Empties a pool: warm members stopped, starts cancelled, line told. */
-static void
-pool_drain(struct pool *p, const char *why, bool keep_ready)
-{
-	struct pool_member	*m;
-	struct pool_waiter	*w;
-	struct pool_start	*s;
-	char			 msg[128];
-	struct gw_error		 err = { 0, RPC_ERR_OVERLOADED, msg };
-
-	p->draining = true;
-	snprintf(msg, sizeof msg, "pool %s: %s", p->name, why);
-	while ((w = TAILQ_FIRST(&p->waiters)) != NULL)
-		waiter_fail(w, &err, 1000);
-	while (!keep_ready && (m = TAILQ_FIRST(&p->ready)) != NULL)
-		member_discard(p, m, why);
-	while ((s = TAILQ_FIRST(&p->starts)) != NULL)
-		starter_cancel(s->st, why);
-}
-
-int
-pools_reload(struct pools *ps, const struct config *cfg, char **err)
-{
-	struct pool	*p, *next;
-	int		 i;
-
-	for (i = 0; i < cfg->npools; i++) {
-		p = pool_find(ps, cfg->pools[i].name);
-		if (p != NULL && pool_configure(p, cfg, &cfg->pools[i],
-		    err) == -1)
-			return -1;
-		if (p == NULL) {
-			if ((p = pool_new(ps->d, cfg, &cfg->pools[i], err)) ==
-			    NULL)
-				return -1;
-			TAILQ_INSERT_TAIL(&ps->list, p, entry);
-			log_info("pool %s: added", p->name);
-		}
-		pool_refill(p);
-	}
-	for (p = TAILQ_FIRST(&ps->list); p != NULL; p = next) {
-		next = TAILQ_NEXT(p, entry);
-		if (!p->draining && config_pool_find((struct config *)cfg,
-		    p->name) == NULL) {
-			log_info("pool %s: removed from the configuration; "
-			    "draining", p->name);
-			pool_drain(p, "removed from the configuration", false);
-		}
-	}
-	return 0;
-}
-
-void
-pools_shutdown(struct pools *ps, bool keep_ready)
-{
-	struct pool	*p;
-
-	TAILQ_FOREACH(p, &ps->list, entry)
-		pool_drain(p, "sandboxd is shutting down", keep_ready);
-}
-
-unsigned
-pools_sandboxes(struct pools *ps)
-{
-	struct pool	*p;
-	unsigned	 n = 0;
-
-	TAILQ_FOREACH(p, &ps->list, entry)
-		n += p->nready + p->nstarting;
-	return n;
-}
-
-unsigned
-pools_busy(struct pools *ps)
-{
-	struct pool	*p;
-	unsigned	 n = 0;
-
-	TAILQ_FOREACH(p, &ps->list, entry)
-		n += p->nstarting;
-	return n;
-}
-
-struct pool *
-pool_find(struct pools *ps, const char *name)
-{
-	struct pool	*p;
-
-	TAILQ_FOREACH(p, &ps->list, entry) {
-		if (!p->draining && strcmp(p->name, name) == 0)
-			return p;
-	}
-	return NULL;
-}
-
-struct pool *
-pool_default(struct pools *ps)
-{
-	struct pool	*p;
-
-	TAILQ_FOREACH(p, &ps->list, entry) {
-		if (!p->draining && p->is_default)
-			return p;
-	}
-	return NULL;
 }
 
 static void
@@ -736,78 +439,6 @@ pool_resize(struct pool *p, int64_t warm)
 	return 0;
 }
 
-json_t *
-pool_to_json(const struct pool *p)
-{
-	json_t	*o;
-
-	o = json_pack("{s:s, s:b, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:f, s:I, s:I, s:I, s:s?, s:I}",
-	    "name", p->name,
-	    "default", p->is_default,
-	    "image", p->ps.image,
-	    "target", (json_int_t)p->target,
-	    "ready", (json_int_t)p->nready,
-	    "starting", (json_int_t)p->nstarting,
-	    "leased", (json_int_t)p->nleased,
-	    "waiting", (json_int_t)p->nwaiting,
-	    "max", (json_int_t)p->max,
-	    "claims", (json_int_t)p->claims,
-	    "hits", (json_int_t)p->hits,
-	    "misses", (json_int_t)p->misses,
-	    "hit_rate", p->claims ? (double)p->hits / p->claims : 0.0,
-	    "cold_start_p50_ms", (json_int_t)(p->ncold ? cold_median(p) : 0),
-	    "starts", (json_int_t)p->nstarts,
-	    "start_failures", (json_int_t)p->nfailed,
-	    "last_error", p->last_error,
-	    "backoff_ms", (json_int_t)(p->backoff_until > now_mono_ms() ?
-	    p->backoff_until - now_mono_ms() : 0));
-	json_object_set_new(o, "warm", p->warm < 0 ? json_string("auto") :
-	    json_integer(p->warm));
-	json_object_set_new(o, "lifetime_s",
-	    json_integer(p->lifetime_ms / 1000));
-	return o;
-}
-
-json_t *
-pools_to_json(struct pools *ps)
-{
-	json_t		*arr = json_array();
-	struct pool	*p;
-
-	TAILQ_FOREACH(p, &ps->list, entry) {
-		if (!p->draining)
-			json_array_append_new(arr, pool_to_json(p));
-	}
-	return arr;
-}
-
-void
-pool_count_leased(struct pools *ps, const char *name)
-{
-	struct pool	*p = pool_find(ps, name);
-
-	if (p != NULL)
-		p->nleased++;
-}
-
-json_t *
-pools_members_json(struct pools *ps)
-{
-	json_t			*arr = json_array();
-	struct pool		*p;
-	struct pool_member	*m;
-	int64_t			 now = now_mono_ms(), wall = now_wall_ms();
-
-	TAILQ_FOREACH(p, &ps->list, entry) {
-		TAILQ_FOREACH(m, &p->ready, entry)
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:I}",
-			    "pool", p->name, "sandbox_id", m->sandbox_id,
-			    "expires_ms", (json_int_t)(wall + m->expires - now)));
-	}
-	return arr;
-}
-
 int
 pool_adopt(struct pool *p, const char *sandbox_id, int64_t left_ms)
 {
@@ -816,79 +447,4 @@ pool_adopt(struct pool *p, const char *sandbox_id, int64_t left_ms)
 		return -1;
 	member_arrive(p, xstrdup(sandbox_id), now_mono_ms() + left_ms);
 	return 0;
-}
-
-void
-pools_adopt_members(struct pools *ps, json_t *members)
-{
-	json_t		*m;
-	struct pool	*p;
-	const char	*name, *sid;
-	json_int_t	 expires;
-	size_t		 i;
-
-	json_array_foreach(members, i, m) {
-		if (json_unpack(m, "{s:s, s:s, s:I}", "pool", &name,
-		    "sandbox_id", &sid, "expires_ms", &expires) == -1)
-			continue;
-		if ((p = pool_find(ps, name)) == NULL ||
-		    pool_adopt(p, sid, expires - now_wall_ms()) == -1)
-			reaper_stop(ps->d->reaper, sid, "not wanted after restart",
-			    NULL, NULL);
-	}
-}
-
-bool
-pools_have(struct pools *ps, const char *sandbox_id)
-{
-	struct pool		*p;
-	struct pool_member	*m;
-
-	TAILQ_FOREACH(p, &ps->list, entry) {
-		TAILQ_FOREACH(m, &p->ready, entry) {
-			if (strcmp(m->sandbox_id, sandbox_id) == 0)
-				return true;
-		}
-	}
-	return false;
-}
-
-void
-pools_forget(struct pools *ps, const char *sandbox_id)
-{
-	struct pool		*p;
-	struct pool_member	*m;
-
-	TAILQ_FOREACH(p, &ps->list, entry) {
-		TAILQ_FOREACH(m, &p->ready, entry) {
-			if (strcmp(m->sandbox_id, sandbox_id) == 0) {
-				TAILQ_REMOVE(&p->ready, m, entry);
-				p->nready--;
-				member_free(m);
-				pool_refill(p);
-				return;
-			}
-		}
-	}
-}
-
-struct pool *
-pools_nth(struct pools *ps, int i)
-{
-	struct pool	*p;
-
-	TAILQ_FOREACH(p, &ps->list, entry) {
-		if (!p->draining && i-- == 0)
-			return p;
-	}
-	return NULL;
-}
-
-void
-pools_refill_all(struct pools *ps)
-{
-	struct pool	*p;
-
-	TAILQ_FOREACH(p, &ps->list, entry)
-		pool_refill(p);
 }
