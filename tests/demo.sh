@@ -18,6 +18,9 @@ state_dir = $dir/state
 address = local
 # a realistic cold start, as the real service has
 local_start_delay = 1500ms
+# two sandboxes kept warm: a lease from here is answered from memory
+[pool.demo]
+warm = 2
 CONF
 
 cleanup() {
@@ -43,6 +46,18 @@ done
 
 step sbctl status
 "$B/sbctl" status
+step "time sbctl run -- true          # cold: start a sandbox, wait for RUNNING"
+t0=$(date +%s%N); "$B/sbctl" run -- true; t1=$(date +%s%N)
+echo "$(( (t1 - t0) / 1000000 )) ms"
+i=0
+until "$B/sbctl" --json pool | grep -q '"ready":2'; do
+	i=$((i + 1)); [ $i -gt 200 ] && break; sleep 0.05
+done
+step "time sbctl run --pool demo -- true   # warm: claimed from the pool"
+t0=$(date +%s%N); "$B/sbctl" run --pool demo -- true; t1=$(date +%s%N)
+echo "$(( (t1 - t0) / 1000000 )) ms"
+step sbctl pool
+"$B/sbctl" pool
 step sbctl run -- sh -c '"echo hello from \$(hostname); id -u"'
 "$B/sbctl" run -- sh -c 'echo hello from $(hostname); id -u'
 step 'lease=$(sbctl lease --ttl 5m)'
@@ -52,6 +67,8 @@ step "echo 'print(6 * 7)' | sbctl cp - $lease:answer.py"
 echo 'print(6 * 7)' | "$B/sbctl" cp - "$lease:answer.py"
 step "sbctl exec $lease -- sh -c 'cat answer.py; ls -l'"
 "$B/sbctl" exec "$lease" -- sh -c 'cat answer.py; ls -l'
+step "sbctl exec $lease -- sh -c 'for i in 1 2 3; do echo tick \$i; sleep 0.4; done'   # streamed as it happens"
+"$B/sbctl" exec "$lease" -- sh -c 'for i in 1 2 3; do echo tick $i; sleep 0.4; done'
 step sbctl ls
 "$B/sbctl" ls
 step "sbctl reclaim $lease"
@@ -63,7 +80,7 @@ set +e
 echo "exit status $?"
 set -e
 "$B/sbctl" reclaim "$job" >/dev/null 2>&1 || true
-printf '\nThe daemon log is below; sandboxd stops its sandboxes on exit.\n'
+printf '\nThe daemon log is below. With no lease left, sandboxd stops its\nwarm sandboxes and its local gateway on exit.\n'
 kill "$pid"
 wait "$pid" || true
 pid=
