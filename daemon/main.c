@@ -308,6 +308,7 @@ main(int argc, char **argv)
 	char		*err = NULL;
 	int		 ch, verbose = 0, fd;
 	bool		 keep_gw;
+	unsigned	 nleft;
 
 	while ((ch = getopt_long(argc, argv, "c:fvVh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -379,25 +380,32 @@ main(int argc, char **argv)
 		event_free(sigs[ch]);
 	if (d->stop_timer != NULL)
 		event_free(d->stop_timer);
+	/*
+	 * Gateway calls still in flight end first (cancelled), while
+	 * everything their callbacks touch is still there.
+	 */
+	gw_free(d->gw);
+	d->gw = NULL;
 	notify_free(d->notify);
+	d->notify = NULL;
 	metrics_http_free(d->metrics_http);
 	rpc_server_free(d->server);
-	keep_gw = lease_count(d->leases) > 0 ||
+	exec_table_free(d->execs);
+	tail_table_free(d->tails);
+	nleft = lease_count(d->leases);
+	keep_gw = nleft > 0 ||
 	    (d->pools != NULL && pools_sandboxes(d->pools) > 0);
 	state_free(d);
 	lease_table_free(d->leases);
 	pools_free(d->pools);
 	reaper_free(d->reaper);
 	budget_free(d->budget);
-	gw_free(d->gw);
 	reconcile_free(d);
-	exec_table_free(d->execs);
-	tail_table_free(d->tails);
 	grpc_shutdown();
 	metrics_free(d->metrics);
 	if (keep_gw && d->local_gw != NULL) {
 		log_info("leaving the local gateway running for the next start "
-		    "(it holds %u leased sandbox(es))", lease_count(d->leases));
+		    "(it holds %u leased sandbox(es))", nleft);
 		local_gw_detach(d->local_gw);
 	}
 	local_gw_free(d->local_gw);

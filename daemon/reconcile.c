@@ -72,7 +72,9 @@ lease_checked(void *arg, const struct gw_error *err,
 	struct lease	*l = arg;
 	char		 why[256];
 
-	if (!l->removed && (err == NULL || err->rpc == RPC_ERR_NOT_FOUND)) {
+	/* At exit the calls are cancelled: nothing is lost by that. */
+	if (!l->removed && !l->d->stopping &&
+	    (err == NULL || err->rpc == RPC_ERR_NOT_FOUND)) {
 		if (err == NULL && sb->status == GW_STATUS_RUNNING)
 			;	/* it is there after all */
 		else if (err == NULL && !gw_status_terminal(sb->status))
@@ -117,6 +119,10 @@ all_listed(void *arg, const struct gw_error *err, const struct gw_sandbox *sb,
 	struct daemon		*d = r->d;
 	size_t			 i;
 
+	if (d->stopping) {		/* cancelled at exit: act on nothing */
+		pass_done(r);
+		return;
+	}
 	if (err != NULL) {
 		log_warnx("reconcile: cannot list our sandboxes: %s",
 		    err->message);
@@ -151,6 +157,10 @@ pool_listed(void *arg, const struct gw_error *err, const struct gw_sandbox *sb,
 	size_t			 i;
 	int64_t			 left;
 
+	if (d->stopping) {
+		pass_done(r);
+		return;
+	}
 	if (err == NULL && p != NULL) {
 		for (i = 0; i < n; i++) {
 			if (sb[i].status != GW_STATUS_RUNNING ||
@@ -203,13 +213,13 @@ pass_done(struct reconcile *r)
 		log_info("reconcile: %u adopted into pools, %u orphans "
 		    "stopped, %u leases lost", r->adopted, r->stopped, r->lost);
 	r->first_done = true;
+	if (r->d->stopping)
+		return;
 	if (first && r->d->notify != NULL)
 		notify_ready(r->d->notify);	/* the state is reconciled */
 	if (first && r->d->pools != NULL)
 		pools_refill_all(r->d->pools);
-	if (!r->d->stopping)
-		evtimer_add(r->timer, &tv);
-	daemon_check_idle(r->d);
+	evtimer_add(r->timer, &tv);
 }
 
 static void

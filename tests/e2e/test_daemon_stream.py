@@ -191,7 +191,7 @@ def test_client_gone_cancels_exec(daemon):
 
 
 @pytest.mark.skipif(os.environ.get("SANDBOXD_SANITIZE") == "1",
-                    reason="ASan's quarantine and shadow memory make RSS "
+                    reason="sanitizer runtimes (ASan quarantine, TSan shadow) make RSS "
                     "meaningless; make check measures this bound")
 def test_slow_reader_memory_bounded(daemon):
     lease = daemon.call("lease.acquire")["id"]
