@@ -2,7 +2,9 @@
  * A command run in a sandbox for Exec or StreamExec: its own process group,
  * non-blocking pipes (or a pty) read by bufferevents, its exit reaped by
  * child.c.  It is done when it has exited and its output has ended; what it
- * leaves running in its group is killed when it exits.
+ * leaves running in its group is killed when it exits.  Something that left
+ * the group (setsid) may still hold the pipes: after DRAIN_GRACE the output
+ * is taken as ended, so an Exec answers when its command is done.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,18 +20,24 @@
 #include "log.h"
 #include "xmalloc.h"
 
+#define DRAIN_GRACE_MS	1000
+
 struct proc {
 	struct sandbox		*sb;
 	pid_t			 pid;
 	struct bufferevent	*in, *out, *err;	/* tty: out only */
 	int			 master;		/* tty: -1 otherwise */
+	struct event		*drain;			/* grace after exit */
 	bool			 exited, out_eof, err_eof, done, closing;
+	bool			 paused;		/* by backpressure */
 	int			 status;
 	struct proc_opts	 o;
 	LIST_ENTRY(proc)	 entry;
 };
 
 static void	proc_check_done(struct proc *);
+static void	proc_end_output(struct proc *, struct bufferevent *);
+static void	proc_drain_expired(evutil_socket_t, short, void *);
 
 /* Output arrived on stdout or stderr (or the pty). */
 static void
@@ -49,12 +57,66 @@ proc_out_event(struct bufferevent *bev, short what, void *arg)
 
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
 		return;
+	proc_end_output(p, bev);
+	proc_check_done(p);
+}
+
+/* Hands on what is buffered and stops reading: that stream is over. */
+static void
+proc_end_output(struct proc *p, struct bufferevent *bev)
+{
+	bool	*eof = bev == p->err ? &p->err_eof : &p->out_eof;
+
+	if (*eof)
+		return;
 	proc_read(bev, p);
 	bufferevent_disable(bev, EV_READ);
-	if (bev == p->err)
-		p->err_eof = true;
-	else
-		p->out_eof = true;
+	*eof = true;
+}
+
+static void
+proc_arm_drain(struct proc *p)
+{
+	struct timeval	 tv = { DRAIN_GRACE_MS / 1000,
+	    DRAIN_GRACE_MS % 1000 * 1000 };
+
+	evtimer_add(p->drain, &tv);
+}
+
+/* Bytes still waiting in an open output pipe. */
+static bool
+proc_output_pending(struct bufferevent *bev, bool eof)
+{
+	int	 n = 0;
+
+	if (bev == NULL || eof)
+		return false;
+	return ioctl(bufferevent_getfd(bev), FIONREAD, &n) == 0 && n > 0;
+}
+
+/*
+ * The command exited a while ago and its output is still open: an escaped
+ * descendant holds the pipes.  Unless output is still flowing or held back
+ * for a slow reader, end it so the call can answer.
+ */
+static void
+proc_drain_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct proc	*p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->paused || proc_output_pending(p->out, p->out_eof) ||
+	    proc_output_pending(p->err, p->err_eof)) {
+		proc_arm_drain(p);
+		return;
+	}
+	log_debug("exec %ld: output still open after exit; ending it",
+	    (long)p->pid);
+	if (p->out != NULL)
+		proc_end_output(p, p->out);
+	if (p->err != NULL)
+		proc_end_output(p, p->err);
 	proc_check_done(p);
 }
 
@@ -67,7 +129,12 @@ proc_exited(pid_t pid, int status, void *arg)
 	p->exited = true;
 	p->status = status;
 	killgrp(pid, SIGKILL);
-	proc_check_done(p);
+	if (p->out_eof && p->err_eof) {
+		proc_check_done(p);
+		return;
+	}
+	p->drain = evtimer_new(gw.base, proc_drain_expired, p);
+	proc_arm_drain(p);
 }
 
 static void
@@ -266,6 +333,7 @@ proc_pause_output(struct proc *p, bool pause)
 	struct bufferevent	*b[2] = { p->out, p->err };
 	int			 i;
 
+	p->paused = pause;
 	for (i = 0; i < 2; i++) {
 		if (b[i] == NULL || (b[i] == p->out ? p->out_eof : p->err_eof))
 			continue;
@@ -303,6 +371,8 @@ proc_free(struct proc *p)
 		killgrp(p->pid, SIGKILL);
 		child_forget(p->pid);
 	}
+	if (p->drain != NULL)
+		event_free(p->drain);
 	if (p->in != NULL)
 		bufferevent_free(p->in);
 	if (p->out != NULL)

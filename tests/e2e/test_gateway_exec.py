@@ -101,3 +101,12 @@ def test_client_cancel_kills_the_exec(gw):
             break
         time.sleep(0.1)
     assert r.stdout.strip() == b"0"
+
+
+def test_exec_answers_when_an_escaped_child_holds_its_output(gw):
+    # The command is done once it exits; a descendant that left its process
+    # group (setsid) and keeps stdout open must not hold the answer back.
+    sid = gw.start_running()
+    r = gw.exec(sid, "setsid", "-w", "sh", "-c",
+                "echo before; sleep 600 & exit 3", timeout=20)
+    assert (r.stdout, r.exit_code) == (b"before\n", 3)

@@ -11,7 +11,9 @@ def busy_gateway(g):
     ids = [c.start_running(command="sh", args=["-c", "sleep 600 & "
                                                "sleep 600"])
            for _ in range(3)]
-    c.exec(ids[0], "sh", "-c", "setsid sleep 600 & true")
+    # setsid -w: the escape is complete before the exec's command exits.
+    c.exec(ids[0], "setsid", "-w", "sh", "-c",
+           "sleep 600 >/dev/null 2>&1 &")
     return ids
 
 
