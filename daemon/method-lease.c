@@ -122,7 +122,6 @@ lease_release(struct rpc_req *req)
 {
 	struct lease	*l;
 	bool		 wait;
-	json_t		*res;
 
 	if (params_only(req, release_params) == -1 ||
 	    params_lease(req, &l) == -1 ||
@@ -138,10 +137,10 @@ lease_release(struct rpc_req *req)
 		    lease_op_new(req, l));
 		return RPC_WAIT;
 	}
-	res = json_pack("{s:s, s:b, s:b}", "lease", l->id, "released", 1,
-	    "stopped", l->sandbox_id == NULL);
+	/* The answer first: stopping sets gateway calls going. */
+	rpc_reply(req, json_pack("{s:s, s:b, s:b}", "lease", l->id,
+	    "released", 1, "stopped", l->sandbox_id == NULL));
 	lease_stop(l, LEASE_RELEASING, NULL, NULL);
-	rpc_reply(req, res);
 	return RPC_NORMAL;
 }
 

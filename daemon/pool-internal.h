@@ -64,6 +64,7 @@ struct pool {
 	int64_t			 claim_at[CLAIM_HISTORY];	/* ring */
 	unsigned		 claim_head, claim_count;
 
+	struct event		*kick;		/* pool_refill_soon */
 	char			*last_error;
 	unsigned		 failures;	/* in a row */
 	int64_t			 backoff_until;	/* monotonic */

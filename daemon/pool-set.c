@@ -91,6 +91,8 @@ pool_free(struct pool *p)
 		TAILQ_REMOVE(&p->ready, m, entry);
 		member_free(m);
 	}
+	if (p->kick != NULL)
+		event_free(p->kick);
 	pool_spec_free(&p->ps);
 	free(p->last_error);
 	free(p->name);

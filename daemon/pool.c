@@ -321,6 +321,24 @@ pool_refill(struct pool *p)
 		start_one(p);
 }
 
+static void
+refill_kicked(evutil_socket_t fd, short what, void *arg)
+{
+	pool_refill(arg);
+}
+
+/*
+ * A claim or a release answers its client first; the Starts it calls for
+ * go out once the loop has finished the callback at hand.
+ */
+static void
+pool_refill_soon(struct pool *p)
+{
+	if (p->kick == NULL)
+		p->kick = evtimer_new(p->d->base, refill_kicked, p);
+	event_active(p->kick, EV_TIMEOUT, 1);
+}
+
 /* Rotation, adaptive target, shrinking, refill: once a second. */
 void
 pool_tick_one(struct pool *p)
@@ -386,7 +404,7 @@ pool_claim(struct pool *p, int64_t ttl_ms, int64_t wait_ms,
 		*sandbox_id = m->sandbox_id;
 		*left_ms = m->expires - now;
 		free(m);
-		pool_refill(p);
+		pool_refill_soon(p);
 		return 0;
 	}
 	p->misses++;
@@ -402,7 +420,7 @@ pool_claim(struct pool *p, int64_t ttl_ms, int64_t wait_ms,
 	TAILQ_INSERT_TAIL(&p->waiters, w, entry);
 	p->nwaiting++;
 	*wp = w;
-	pool_refill(p);
+	pool_refill_soon(p);
 	return 1;
 }
 
@@ -421,7 +439,7 @@ pool_lease_gone(struct daemon *d, const char *name)
 		return;
 	if (p->nleased > 0)
 		p->nleased--;
-	pool_refill(p);
+	pool_refill_soon(p);
 }
 
 void

@@ -620,16 +620,36 @@ rpc_client_id(const struct rpc_client *c)
 
 /* Frees a sent line once libevent is done with it (no copy on send). */
 static void
-free_line(const void *data, size_t len, void *extra)
+free_line(const void *data, size_t len, void *line)
 {
-	free((void *)data);
+	free(line);
+}
+
+/*
+ * Sends at once what the socket takes when nothing is queued before it:
+ * the answer leaves before any work its handler set going, without the
+ * epoll round trip of a write event.  Returns the bytes sent.
+ */
+static size_t
+client_send_now(struct rpc_client *c, const char *line, size_t len)
+{
+	ssize_t	 n;
+
+	n = send(bufferevent_getfd(c->bev), line, len,
+	    MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n >= 0)
+		return (size_t)n;
+	if (errno != EAGAIN && errno != EINTR)	/* the bufferevent says */
+		log_debug("client %llu: send: %s", (unsigned long long)c->id,
+		    strerror(errno));
+	return 0;
 }
 
 void
 rpc_client_send(struct rpc_client *c, json_t *msg)
 {
 	struct evbuffer	*out;
-	size_t		 len;
+	size_t		 len, sent = 0;
 	char		*line;
 
 	if (c->bev == NULL) {
@@ -639,7 +659,13 @@ rpc_client_send(struct rpc_client *c, json_t *msg)
 	line = rpc_dump_line(msg, &len);
 	json_decref(msg);
 	out = bufferevent_get_output(c->bev);
-	evbuffer_add_reference(out, line, len, free_line, NULL);
+	if (evbuffer_get_length(out) == 0)
+		sent = client_send_now(c, line, len);
+	if (sent == len) {
+		free(line);
+		return;
+	}
+	evbuffer_add_reference(out, line + sent, len - sent, free_line, line);
 	if (evbuffer_get_length(out) > OUT_HIGH_WATER)
 		bufferevent_disable(c->bev, EV_READ);
 }

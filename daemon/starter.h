@@ -1,5 +1,5 @@
 /*
- * Starting a sandbox: Start, then Get with the SDK's backoff (200 ms, ×1.5,
+ * Starting a sandbox: Start, then Get with a backoff (50 ms, ×1.5,
  * capped at 2 s) on loop timers until it is RUNNING, has ended, or the
  * deadline passes.  Used by lease.acquire (cold starts) and by the pools.
  */
