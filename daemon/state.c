@@ -46,23 +46,54 @@ lease_entry(const struct lease *l)
 	return o;
 }
 
-static json_t *
-state_json(struct daemon *d)
+static bool
+lease_saved(const struct lease *l)
 {
-	json_t		*leases = json_array();
-	struct lease	*l;
+	/* Starting leases have no holder yet; reconcile finds them. */
+	return l->state == LEASE_READY || l->state == LEASE_COMPLETED ||
+	    l->state == LEASE_FAILED;
+}
 
-	for (l = lease_first(d->leases); l != NULL; l = lease_next(l)) {
-		/* Starting leases have no holder yet; reconcile finds them. */
-		if (l->state == LEASE_READY || l->state == LEASE_COMPLETED ||
-		    l->state == LEASE_FAILED)
-			json_array_append_new(leases, lease_entry(l));
-	}
-	return json_pack("{s:i, s:s, s:I, s:o, s:o}",
+/*
+ * The small members first, then the leases one at a time: a save holds
+ * one lease's JSON in memory, not a tree of them all (with thousands of
+ * leases that tree was most of the daemon's heap growth).
+ */
+static int
+state_write(FILE *f, void *arg)
+{
+	struct daemon	*d = arg;
+	struct lease	*l;
+	json_t		*head, *e;
+	char		*text;
+	int		 rc = 0;
+	bool		 first = true;
+
+	head = json_pack("{s:i, s:s, s:I, s:o}",
 	    "version", STATE_VERSION, "instance_id", d->instance_id,
-	    "saved_ms", (json_int_t)now_wall_ms(), "leases", leases,
+	    "saved_ms", (json_int_t)now_wall_ms(),
 	    "pool_members", d->pools && d->cfg.daemon.keep_warm_on_shutdown &&
 	    d->stopping ? pools_members_json(d->pools) : json_array());
+	text = json_dumps(head, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(head);
+	/* "{...}" loses its closing brace to take the leases. */
+	if (fprintf(f, "%.*s,\"leases\":[", (int)strlen(text) - 1, text) < 0)
+		rc = -1;
+	free(text);
+	for (l = lease_first(d->leases); l != NULL && rc == 0;
+	    l = lease_next(l)) {
+		if (!lease_saved(l))
+			continue;
+		e = lease_entry(l);
+		if ((!first && fputc(',', f) == EOF) ||
+		    json_dumpf(e, f, JSON_COMPACT | JSON_SORT_KEYS) == -1)
+			rc = -1;
+		json_decref(e);
+		first = false;
+	}
+	if (rc == 0 && fputs("]}", f) == EOF)
+		rc = -1;
+	return rc;
 }
 
 static void
@@ -99,12 +130,10 @@ void
 state_save(struct daemon *d)
 {
 	struct state	*s = state_of(d);
-	json_t		*o;
 	char		*err = NULL;
 
 	evtimer_del(s->timer);
-	o = state_json(d);
-	if (statefile_write(s->path, o, &err) == -1) {
+	if (statefile_write_with(s->path, state_write, d, &err) == -1) {
 		log_warnx("state not saved (will retry): %s", err);
 		free(err);
 		state_dirty(d);
@@ -112,7 +141,6 @@ state_save(struct daemon *d)
 		s->dirty = false;
 		s->writes++;
 	}
-	json_decref(o);
 }
 
 static enum lease_state

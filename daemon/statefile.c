@@ -28,45 +28,51 @@ sync_dir(const char *path)
 }
 
 int
-statefile_write(const char *path, const json_t *o, char **err)
+statefile_write_with(const char *path, statefile_writer *fn, void *arg,
+    char **err)
 {
 	char	*tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	char	*text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	size_t	 len = strlen(text), off = 0;
-	ssize_t	 n;
+	FILE	*f = NULL;
 	int	 fd;
 
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
-	    -1)
+	    -1 || (f = fdopen(fd, "w")) == NULL)
 		goto fail;
-	while (off < len) {
-		if ((n = write(fd, text + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd) == -1)
+	errno = EIO;		/* a writer's failure may not set it */
+	if (fn(f, arg) == -1 || fputc('\n', f) == EOF || fflush(f) == EOF ||
+	    fsync(fd) == -1)
 		goto fail;
-	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
 	fd = -1;
+	if (fclose(f) == EOF) {
+		f = NULL;
+		goto fail;
+	}
+	f = NULL;
 	if (rename(tmp, path) == -1 || sync_dir(path) == -1)
 		goto fail;
 	free(tmp);
-	free(text);
 	return 0;
 fail:
 	*err = xasprintf("%s: %s", path, strerror(errno));
-	if (fd != -1)
+	if (f != NULL)
+		fclose(f);
+	else if (fd != -1)
 		close(fd);
 	unlink(tmp);
 	free(tmp);
-	free(text);
 	return -1;
+}
+
+static int
+write_json(FILE *f, void *o)
+{
+	return json_dumpf(o, f, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+int
+statefile_write(const char *path, const json_t *o, char **err)
+{
+	return statefile_write_with(path, write_json, (void *)o, err);
 }
 
 json_t *

@@ -8,8 +8,18 @@
 
 #include <jansson.h>
 
+#include <stdio.h>
+
 /* 0, or -1 with *err (heap). */
 int	 statefile_write(const char *path, const json_t *, char **err);
+
+/*
+ * The same, with the text written by `fn` (0, or -1 on a write error):
+ * a large file is streamed rather than built in memory first.
+ */
+typedef int	 statefile_writer(FILE *, void *);
+int	 statefile_write_with(const char *path, statefile_writer *fn,
+	    void *arg, char **err);
 
 /*
  * The file's JSON object.  NULL with *err NULL when there is no file;
