@@ -2,6 +2,9 @@
  * The local terminal for `exec -t`: raw mode while the remote command
  * runs, and the saved settings put back on every way out — a normal
  * return (atexit), an error, and a fatal signal (restore, then re-raise).
+ * A job-control stop (kill -TSTP, or a background job touching the
+ * terminal) gives the shell its terminal back while we are stopped, and
+ * raw mode returns on SIGCONT, with a resize in case the window changed.
  */
 #include <sys/ioctl.h>
 
@@ -14,7 +17,7 @@
 
 #include "sbctl.h"
 
-static struct termios		 tty_saved;
+static struct termios		 tty_saved, tty_raw_attrs;
 static int			 tty_fd = -1;
 static volatile sig_atomic_t	 tty_is_raw;
 
@@ -48,6 +51,49 @@ tty_fatal(int sig)
 	errno = saved;
 }
 
+static void	tty_stop(int);
+
+static void
+tty_catch(int sig, void (*fn)(int))
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+/*
+ * A stop signal: the shell's settings back, stop the default way, and
+ * once continued, raw again and a resize for the wait loop to send.
+ */
+static void
+tty_stop(int sig)
+{
+	int	 saved = errno, was_raw = tty_is_raw;
+	sigset_t set;
+
+	sbctl_tty_restore();
+	signal(sig, SIG_DFL);
+	/* The handler runs with `sig` blocked: let it through to stop us. */
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);		/* stops here until SIGCONT */
+	tty_catch(sig, tty_stop);
+	/* Continued in the background, tcsetattr stops us again (SIGTTOU)
+	 * and is interrupted: try again once we are in front. */
+	while (was_raw && !tty_is_raw) {
+		if (tcsetattr(tty_fd, TCSADRAIN, &tty_raw_attrs) == 0)
+			tty_is_raw = 1;
+		else if (errno != EINTR)
+			break;
+	}
+	sbctl_winch = 1;
+	errno = saved;
+}
+
 /* Restores at exit and on fatal signals (installed once). */
 static void
 tty_install(void)
@@ -70,6 +116,9 @@ tty_install(void)
 			continue;
 		sigaction(tty_fatal_signals[i], &sa, NULL);
 	}
+	tty_catch(SIGTSTP, tty_stop);
+	tty_catch(SIGTTIN, tty_stop);
+	tty_catch(SIGTTOU, tty_stop);
 }
 
 /*
@@ -87,6 +136,7 @@ sbctl_tty_raw(int fd)
 	tty_install();
 	raw = tty_saved;
 	cfmakeraw(&raw);
+	tty_raw_attrs = raw;
 	tty_is_raw = 1;
 	if (tcsetattr(fd, TCSADRAIN, &raw) == -1) {
 		tty_is_raw = 0;
