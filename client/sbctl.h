@@ -144,6 +144,7 @@ int	sbctl_exec_follow(struct sbctl *, const char *exec,
 /* signals.c: flags set by handlers, acted on by the wait loops. */
 extern volatile sig_atomic_t	sbctl_stop_signal;	/* INT, TERM, HUP */
 extern volatile sig_atomic_t	sbctl_winch;
+void	sbctl_signal_catch(int, void (*)(int));
 void	sbctl_catch_stop_signals(void);
 void	sbctl_catch_winch(void);
 void	sbctl_wait_sigset(sigset_t *);

@@ -34,8 +34,8 @@ signals_winch(int sig)
 }
 
 /* Installs `fn` for `sig` without SA_RESTART, so waits return EINTR. */
-static void
-signals_catch(int sig, void (*fn)(int))
+void
+sbctl_signal_catch(int sig, void (*fn)(int))
 {
 	struct sigaction	 sa;
 
@@ -49,16 +49,16 @@ signals_catch(int sig, void (*fn)(int))
 void
 sbctl_catch_stop_signals(void)
 {
-	signals_catch(SIGINT, signals_stop);
-	signals_catch(SIGTERM, signals_stop);
-	signals_catch(SIGHUP, signals_stop);
+	sbctl_signal_catch(SIGINT, signals_stop);
+	sbctl_signal_catch(SIGTERM, signals_stop);
+	sbctl_signal_catch(SIGHUP, signals_stop);
 }
 
 /* Catches SIGWINCH into sbctl_winch. */
 void
 sbctl_catch_winch(void)
 {
-	signals_catch(SIGWINCH, signals_winch);
+	sbctl_signal_catch(SIGWINCH, signals_winch);
 }
 
 /* The signals a wait loop keeps blocked except inside ppoll(). */

@@ -53,17 +53,6 @@ tty_fatal(int sig)
 
 static void	tty_stop(int);
 
-static void
-tty_catch(int sig, void (*fn)(int))
-{
-	struct sigaction	 sa;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = fn;
-	sigemptyset(&sa.sa_mask);
-	sigaction(sig, &sa, NULL);
-}
-
 /*
  * A stop signal: the shell's settings back, stop the default way, and
  * once continued, raw again and a resize for the wait loop to send.
@@ -81,7 +70,7 @@ tty_stop(int sig)
 	sigaddset(&set, sig);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	raise(sig);		/* stops here until SIGCONT */
-	tty_catch(sig, tty_stop);
+	sbctl_signal_catch(sig, tty_stop);
 	/* Continued in the background, tcsetattr stops us again (SIGTTOU)
 	 * and is interrupted: try again once we are in front. */
 	while (was_raw && !tty_is_raw) {
@@ -116,9 +105,9 @@ tty_install(void)
 			continue;
 		sigaction(tty_fatal_signals[i], &sa, NULL);
 	}
-	tty_catch(SIGTSTP, tty_stop);
-	tty_catch(SIGTTIN, tty_stop);
-	tty_catch(SIGTTOU, tty_stop);
+	sbctl_signal_catch(SIGTSTP, tty_stop);
+	sbctl_signal_catch(SIGTTIN, tty_stop);
+	sbctl_signal_catch(SIGTTOU, tty_stop);
 }
 
 /*
