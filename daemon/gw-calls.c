@@ -110,6 +110,41 @@ refused(struct gw_error *e, const char *what, const char *msg)
 	free(m);
 }
 
+/*
+ * Tells the caller how a reply of the {success, error_message} kind went
+ * (Stop, AddFile): fine, refused (with the gateway's reason, after
+ * `what`), or not a reply at all.
+ */
+static void
+success_reply(struct gw_op *op, grpc_byte_buffer *reply,
+    const ProtobufCMessageDescriptor *desc, const char *call,
+    const char *what)
+{
+	const ProtobufCFieldDescriptor	*fs, *fm;
+	ProtobufCMessage		*r;
+	struct gw_error			 e = { 0 };
+	const char			*base;
+
+	fs = protobuf_c_message_descriptor_get_field_by_name(desc, "success");
+	fm = protobuf_c_message_descriptor_get_field_by_name(desc,
+	    "error_message");
+	if ((r = pbuf_unpack(reply, desc)) == NULL) {
+		malformed(&e, call);
+		op->cb.done(op->arg, &e);
+		gw_error_clear(&e);
+		return;
+	}
+	base = (const char *)r;
+	if (*(const protobuf_c_boolean *)(base + fs->offset))
+		op->cb.done(op->arg, NULL);
+	else {
+		refused(&e, what, *(char *const *)(base + fm->offset));
+		op->cb.done(op->arg, &e);
+		gw_error_clear(&e);
+	}
+	protobuf_c_message_free_unpacked(r, NULL);
+}
+
 static bool
 bad_id(const char *id)
 {
@@ -264,29 +299,19 @@ gw_get(struct gw *gw, const char *id, gw_sandbox_cb *cb, void *arg)
 static void
 stop_done(void *arg, const struct gw_error *err, grpc_byte_buffer *reply)
 {
-	struct gw_op		*op = arg;
-	PB(StopSandboxResponse)	*r = NULL;
-	struct gw_error		 e = { 0 };
-	char			*what;
+	struct gw_op	*op = arg;
+	char		*what;
 
 	if (err != NULL && err->grpc_code == GRPC_STATUS_NOT_FOUND)
 		op->cb.done(op->arg, NULL);	/* already gone */
 	else if (err != NULL)
 		op->cb.done(op->arg, err);
-	else if ((r = (void *)pbuf_unpack(reply,
-	    DESC(stop_sandbox_response))) == NULL) {
-		malformed(&e, "Stop");
-		op->cb.done(op->arg, &e);
-	} else if (!r->success) {
+	else {
 		what = xasprintf("gateway could not stop sandbox %s", op->id);
-		refused(&e, what, r->error_message);
+		success_reply(op, reply, DESC(stop_sandbox_response), "Stop",
+		    what);
 		free(what);
-		op->cb.done(op->arg, &e);
-	} else
-		op->cb.done(op->arg, NULL);
-	if (r != NULL)
-		protobuf_c_message_free_unpacked(&r->base, NULL);
-	gw_error_clear(&e);
+	}
 	op_free(op);
 }
 
@@ -481,27 +506,17 @@ gw_exec(struct gw *gw, const struct gw_exec_request *q, gw_exec_cb *cb,
 static void
 add_done(void *arg, const struct gw_error *err, grpc_byte_buffer *reply)
 {
-	struct gw_op		*op = arg;
-	PB(AddFileSandboxResponse)	*r = NULL;
-	struct gw_error		 e = { 0 };
-	char			*what;
+	struct gw_op	*op = arg;
+	char		*what;
 
 	if (err != NULL)
 		op->cb.done(op->arg, err);
-	else if ((r = (void *)pbuf_unpack(reply,
-	    DESC(add_file_sandbox_response))) == NULL) {
-		malformed(&e, "AddFile");
-		op->cb.done(op->arg, &e);
-	} else if (!r->success) {
+	else {
 		what = xasprintf("gateway refused to write %s", op->path);
-		refused(&e, what, r->error_message);
+		success_reply(op, reply, DESC(add_file_sandbox_response),
+		    "AddFile", what);
 		free(what);
-		op->cb.done(op->arg, &e);
-	} else
-		op->cb.done(op->arg, NULL);
-	if (r != NULL)
-		protobuf_c_message_free_unpacked(&r->base, NULL);
-	gw_error_clear(&e);
+	}
 	op_free(op);
 }
 

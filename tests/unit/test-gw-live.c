@@ -389,14 +389,18 @@ srv_unary(struct scall *c, grpc_byte_buffer *bb)
 		PB(AddFileSandboxResponse) a = COREWEAVE__SANDBOX__V1BETA2__ADD_FILE_SANDBOX_RESPONSE__INIT;
 
 		count("AddFile");
-		pthread_mutex_lock(&mu);
-		free(stored);
-		stored = malloc(r->file_contents.len + 1);
-		memcpy(stored, r->file_contents.data ? r->file_contents.data :
-		    (uint8_t *)"", r->file_contents.len);
-		storedlen = r->file_contents.len;
-		pthread_mutex_unlock(&mu);
-		a.success = true;
+		a.success = strcmp(r->filepath, "/readonly/f") != 0;
+		a.error_message = a.success ? "" : "read-only file system";
+		if (a.success) {
+			pthread_mutex_lock(&mu);
+			free(stored);
+			stored = malloc(r->file_contents.len + 1);
+			memcpy(stored, r->file_contents.data ?
+			    r->file_contents.data : (uint8_t *)"",
+			    r->file_contents.len);
+			storedlen = r->file_contents.len;
+			pthread_mutex_unlock(&mu);
+		}
 		srv_reply(c, &a.base);
 	} else if (strcmp(m, "RetrieveFile") == 0 && (req = pbuf_unpack(bb,
 	    DESC(retrieve_file_sandbox_request))) != NULL) {
@@ -919,7 +923,7 @@ test_typed_calls(void **state)
 	struct gw		*gw = client(API_KEY, 2, 5000);
 	struct gw_exec_request	 xq = { .sandbox_id = "sb-1", .argv = argv,
 	    .argc = 2, .timeout_s = 7 };
-	struct res		 r[12];
+	struct res		 r[13];
 	unsigned char		*blob = malloc(1 << 20);
 	size_t			 i;
 	int			 total = 0;
@@ -966,7 +970,13 @@ test_typed_calls(void **state)
 	assert_int_equal(r[10].len, 2);	/* one page */
 
 	gw_retrieve_file(gw, "sb-1", "/data/blob", on_bytes, &r[11]);
+	gw_add_file(gw, "sb-1", "/readonly/f", (const unsigned char *)"x", 1,
+	    on_done, &r[12]);
 	run_until(&r[11].n, 1);
+	run_until(&r[12].n, 1);
+	assert_int_equal(r[12].err.rpc, RPC_ERR_GATEWAY_ERROR);
+	assert_non_null(strstr(r[12].err.message,
+	    "refused to write /readonly/f: read-only file system"));
 	assert_false(r[11].failed);
 	assert_int_equal(r[11].len, 1 << 20);
 	for (i = 0; i < (1 << 20); i++)
