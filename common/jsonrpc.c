@@ -346,28 +346,50 @@ rpc_error_new(json_t *id, enum rpc_err err, json_t *data, const char *fmt,
 	return o;
 }
 
-/* Compact JSON never holds a raw newline, so this is exactly one line. */
+struct line_buf {
+	char	*p;
+	size_t	 len, cap;
+};
+
+/* jansson's output callback: appends, keeping room for "\n" and NUL. */
+static int
+line_add(const char *text, size_t n, void *arg)
+{
+	struct line_buf	*b = arg;
+
+	if (b->len + n + 2 > b->cap) {
+		while (b->len + n + 2 > b->cap)
+			b->cap *= 2;
+		b->p = xreallocarray(b->p, b->cap, 1);
+	}
+	memcpy(b->p + b->len, text, n);
+	b->len += n;
+	return 0;
+}
+
+/*
+ * Compact JSON never holds a raw newline, so this is exactly one line.
+ * One pass into a growing buffer, not a sizing pass and a second one.
+ * Reals keep jansson's 17 digits: fewer would turn the largest doubles
+ * into text that overflows when read back.
+ */
 char *
 rpc_dump_line(const json_t *j, size_t *len)
 {
-	size_t	 n;
-	char	*buf;
+	struct line_buf	 b = { xmalloc(512), 0, 512 };
 
 	if (len != NULL)
 		*len = 0;
-	n = json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (n == 0)
-		return NULL;
-	buf = xmalloc(n + 2);
-	if (json_dumpb(j, buf, n, JSON_COMPACT | JSON_ENCODE_ANY) != n) {
-		free(buf);
+	if (json_dump_callback(j, line_add, &b, JSON_COMPACT |
+	    JSON_ENCODE_ANY) == -1 || b.len == 0) {
+		free(b.p);
 		return NULL;
 	}
-	buf[n] = '\n';
-	buf[n + 1] = '\0';
+	b.p[b.len] = '\n';
+	b.p[b.len + 1] = '\0';
 	if (len != NULL)
-		*len = n + 1;
-	return buf;
+		*len = b.len + 1;
+	return b.p;
 }
 
 /* data.kind when it is one we know, else the code; internal otherwise. */
