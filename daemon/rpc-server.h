@@ -1,5 +1,6 @@
 /*
- * The control socket: the only file that touches client fds.  It frames
+ * The control socket: rpc-listen.c accepts connections and rpc-server.c
+ * serves them; no other file touches client fds.  rpc-server.c frames
  * lines, parses them with common/jsonrpc, answers framing errors itself and
  * hands well-formed requests to rpc_dispatch().  Clients are reference
  * counted: a request in progress holds its client, and a client that goes
