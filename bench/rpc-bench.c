@@ -193,27 +193,35 @@ cmd_pair(int argc, char **argv)
 	return 0;
 }
 
+/* One call on a thread's connection: its latency, or a failure. */
+static void
+timed_call(struct call_ctx *x, struct rpc_client *c, const char *method,
+    json_t *params)
+{
+	int64_t	 t0 = bench_now_ns();
+	json_t	*res;
+
+	if ((res = call(c, method, params, x->error, sizeof x->error)) ==
+	    NULL) {
+		x->failed++;
+		return;
+	}
+	bench_add(&x->samples, bench_now_ns() - t0);
+	json_decref(res);
+}
+
 /* One tput client: calls until the deadline, recording each latency. */
 static void *
 tput_thread(void *arg)
 {
 	struct call_ctx		*x = arg;
 	struct rpc_client	*c = connect_or_die(x->sock);
-	json_t			*res;
-	int64_t			 t0, until;
+	int64_t			 until;
 
 	pthread_barrier_wait(x->barrier);
 	until = bench_now_ns() + x->duration_ns;
-	while ((t0 = bench_now_ns()) < until) {
-		res = call(c, x->method, params_copy(x->params), x->error,
-		    sizeof x->error);
-		if (res == NULL) {
-			x->failed++;
-			continue;
-		}
-		bench_add(&x->samples, bench_now_ns() - t0);
-		json_decref(res);
-	}
+	while (bench_now_ns() < until)
+		timed_call(x, c, x->method, params_copy(x->params));
 	rpc_client_close(c);
 	return NULL;
 }
@@ -325,23 +333,12 @@ leases_thread(void *arg)
 {
 	struct call_ctx		*x = arg;
 	struct rpc_client	*c = connect_or_die(x->sock);
-	json_t			*res;
-	int64_t			 t0;
 	long			 i;
 
 	pthread_barrier_wait(x->barrier);
-	for (i = 0; i < x->count; i++) {
-		t0 = bench_now_ns();
-		res = call(c, "lease.acquire", x->params != NULL ?
-		    json_deep_copy(x->params) : json_object(), x->error,
-		    sizeof x->error);
-		if (res == NULL) {
-			x->failed++;
-			continue;
-		}
-		bench_add(&x->samples, bench_now_ns() - t0);
-		json_decref(res);
-	}
+	for (i = 0; i < x->count; i++)
+		timed_call(x, c, "lease.acquire", x->params != NULL ?
+		    json_deep_copy(x->params) : json_object());
 	rpc_client_close(c);
 	return NULL;
 }
