@@ -10,6 +10,7 @@
 #define SBX_BENCH_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,78 @@ bench_count(const char *what, const char *s)
 	    v > 1000000000000L)
 		fatalx("%s must be a positive integer, not \"%s\"", what, s);
 	return v;
+}
+
+/*
+ * A worker thread of a many-clients case: the first member of each
+ * program's own worker context, so the running and the summing are here
+ * once.  Workers wait on `barrier` until all are ready.
+ */
+struct bench_worker {
+	pthread_barrier_t	*barrier;
+	struct bench_samples	 samples;
+	long			 failed;
+	char			 error[512];
+};
+
+#define BENCH_WORKER(ctx, size, i) \
+	((struct bench_worker *)((char *)(ctx) + (size_t)(i) * (size)))
+
+/*
+ * Runs `n` copies of `fn`, the i-th on the i-th `size`-byte context of
+ * `ctx`, released together; the time from release to the last one's end.
+ */
+static inline int64_t
+bench_run_workers(void *ctx, size_t size, long n, void *(*fn)(void *))
+{
+	pthread_barrier_t	 barrier;
+	pthread_t		*th = xcalloc((size_t)n, sizeof *th);
+	int64_t			 t0;
+	long			 i;
+
+	pthread_barrier_init(&barrier, NULL, (unsigned)n + 1);
+	for (i = 0; i < n; i++) {
+		BENCH_WORKER(ctx, size, i)->barrier = &barrier;
+		if (pthread_create(&th[i], NULL, fn, BENCH_WORKER(ctx, size,
+		    i)) != 0)
+			fatalx("pthread_create failed");
+	}
+	pthread_barrier_wait(&barrier);
+	t0 = bench_now_ns();
+	for (i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&barrier);
+	free(th);
+	return bench_now_ns() - t0;
+}
+
+/* The workers' latencies as one summary, with rate and failures. */
+static inline json_t *
+bench_workers_summary(void *ctx, size_t size, long n, int64_t elapsed)
+{
+	struct bench_samples	 all = { 0 };
+	struct bench_worker	*w;
+	json_t			*out;
+	long			 i, failed = 0;
+	const char		*why = NULL;
+
+	for (i = 0; i < n; i++) {
+		w = BENCH_WORKER(ctx, size, i);
+		bench_merge(&all, &w->samples);
+		failed += w->failed;
+		if (w->failed > 0)
+			why = w->error;
+	}
+	out = bench_summary(&all);
+	json_object_set_new(out, "threads", json_integer(n));
+	json_object_set_new(out, "seconds", json_real((double)elapsed / 1e9));
+	json_object_set_new(out, "ops_s",
+	    json_real((double)all.n / ((double)elapsed / 1e9)));
+	json_object_set_new(out, "failed", json_integer(failed));
+	if (why != NULL)
+		json_object_set_new(out, "error", json_string(why));
+	free(all.v);
+	return out;
 }
 
 #endif

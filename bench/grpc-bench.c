@@ -51,13 +51,10 @@ struct conn {
 };
 
 struct tput_ctx {
+	struct bench_worker	 w;	/* first: bench.h runs and sums it */
 	const char		*target;
 	const char		*sandbox;
 	int64_t			 duration_ns;
-	pthread_barrier_t	*barrier;
-	struct bench_samples	 samples;
-	long			 failed;
-	char			 error[256];
 };
 
 static char *exec_true[] = { "true" };
@@ -354,15 +351,15 @@ tput_thread(void *arg)
 	conn_open(&c, x->target);
 	/* Connect before the clock starts, as the daemon's channels are. */
 	grpc_channel_check_connectivity_state(c.ch, 1);
-	pthread_barrier_wait(x->barrier);
+	pthread_barrier_wait(x->w.barrier);
 	until = bench_now_ns() + x->duration_ns;
 	while ((t0 = bench_now_ns()) < until) {
-		if (!exec_true_once(&c, x->sandbox, x->error,
-		    sizeof x->error)) {
-			x->failed++;
+		if (!exec_true_once(&c, x->sandbox, x->w.error,
+		    sizeof x->w.error)) {
+			x->w.failed++;
 			continue;
 		}
-		bench_add(&x->samples, bench_now_ns() - t0);
+		bench_add(&x->w.samples, bench_now_ns() - t0);
 	}
 	conn_close(&c);
 	return NULL;
@@ -373,52 +370,22 @@ static int
 cmd_tput(int argc, char **argv)
 {
 	struct tput_ctx		*ctx;
-	struct bench_samples	 all = { 0 };
-	pthread_barrier_t	 barrier;
-	pthread_t		*th;
-	json_t			*out;
-	long			 nthreads, secs, i, failed = 0;
-	int64_t			 t0, elapsed;
-	const char		*why = NULL;
+	long			 nthreads, secs, i;
+	int64_t			 elapsed;
 
 	if (argc != 6)
 		fatalx("usage: grpc-bench tput TARGET THREADS SECONDS SANDBOX");
 	nthreads = bench_count("THREADS", argv[3]);
 	secs = bench_count("SECONDS", argv[4]);
 	ctx = xcalloc((size_t)nthreads, sizeof *ctx);
-	th = xcalloc((size_t)nthreads, sizeof *th);
-	pthread_barrier_init(&barrier, NULL, (unsigned)nthreads + 1);
 	for (i = 0; i < nthreads; i++) {
 		ctx[i].target = argv[2];
 		ctx[i].sandbox = argv[5];
 		ctx[i].duration_ns = secs * 1000000000LL;
-		ctx[i].barrier = &barrier;
-		if (pthread_create(&th[i], NULL, tput_thread, &ctx[i]) != 0)
-			fatalx("pthread_create failed");
 	}
-	pthread_barrier_wait(&barrier);
-	t0 = bench_now_ns();
-	for (i = 0; i < nthreads; i++)
-		pthread_join(th[i], NULL);
-	elapsed = bench_now_ns() - t0;
-	for (i = 0; i < nthreads; i++) {
-		bench_merge(&all, &ctx[i].samples);
-		failed += ctx[i].failed;
-		if (ctx[i].failed > 0)
-			why = ctx[i].error;
-	}
-	out = bench_summary(&all);
-	json_object_set_new(out, "threads", json_integer(nthreads));
-	json_object_set_new(out, "seconds", json_real((double)elapsed / 1e9));
-	json_object_set_new(out, "ops_s",
-	    json_real((double)all.n / ((double)elapsed / 1e9)));
-	json_object_set_new(out, "failed", json_integer(failed));
-	if (why != NULL)
-		json_object_set_new(out, "error", json_string(why));
-	bench_print(out);
-	pthread_barrier_destroy(&barrier);
-	free(all.v);
-	free(th);
+	elapsed = bench_run_workers(ctx, sizeof *ctx, nthreads, tput_thread);
+	bench_print(bench_workers_summary(ctx, sizeof *ctx, nthreads,
+	    elapsed));
 	free(ctx);
 	return 0;
 }

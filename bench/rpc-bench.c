@@ -32,15 +32,12 @@
 #include "jsonrpc.h"
 
 struct call_ctx {
+	struct bench_worker w;		/* first: bench.h runs and sums it */
 	const char	*sock;
 	const char	*method;
 	json_t		*params;	/* template, copied per call */
 	int64_t		 duration_ns;	/* tput: how long to call */
 	long		 count;		/* leases: how many this thread takes */
-	pthread_barrier_t *barrier;
-	struct bench_samples samples;
-	long		 failed;
-	char		 error[512];
 };
 
 static struct rpc_client *
@@ -201,12 +198,12 @@ timed_call(struct call_ctx *x, struct rpc_client *c, const char *method,
 	int64_t	 t0 = bench_now_ns();
 	json_t	*res;
 
-	if ((res = call(c, method, params, x->error, sizeof x->error)) ==
+	if ((res = call(c, method, params, x->w.error, sizeof x->w.error)) ==
 	    NULL) {
-		x->failed++;
+		x->w.failed++;
 		return;
 	}
-	bench_add(&x->samples, bench_now_ns() - t0);
+	bench_add(&x->w.samples, bench_now_ns() - t0);
 	json_decref(res);
 }
 
@@ -218,7 +215,7 @@ tput_thread(void *arg)
 	struct rpc_client	*c = connect_or_die(x->sock);
 	int64_t			 until;
 
-	pthread_barrier_wait(x->barrier);
+	pthread_barrier_wait(x->w.barrier);
 	until = bench_now_ns() + x->duration_ns;
 	while (bench_now_ns() < until)
 		timed_call(x, c, x->method, params_copy(x->params));
@@ -226,60 +223,11 @@ tput_thread(void *arg)
 	return NULL;
 }
 
-/* Runs `nthreads` copies of `fn` over ctx[], started together. */
-static int64_t
-run_threads(struct call_ctx *ctx, long nthreads, void *(*fn)(void *),
-    pthread_barrier_t *barrier)
-{
-	pthread_t	*th = xcalloc((size_t)nthreads, sizeof *th);
-	int64_t		 t0;
-	long		 i;
-
-	for (i = 0; i < nthreads; i++) {
-		if (pthread_create(&th[i], NULL, fn, &ctx[i]) != 0)
-			fatalx("pthread_create failed");
-	}
-	pthread_barrier_wait(barrier);
-	t0 = bench_now_ns();
-	for (i = 0; i < nthreads; i++)
-		pthread_join(th[i], NULL);
-	free(th);
-	return bench_now_ns() - t0;
-}
-
-/* Merges the threads' samples and failures into one result object. */
-static json_t *
-merge_threads(struct call_ctx *ctx, long nthreads, int64_t elapsed)
-{
-	struct bench_samples	 all = { 0 };
-	json_t			*out;
-	long			 i, failed = 0;
-	const char		*why = NULL;
-
-	for (i = 0; i < nthreads; i++) {
-		bench_merge(&all, &ctx[i].samples);
-		failed += ctx[i].failed;
-		if (ctx[i].failed > 0)
-			why = ctx[i].error;
-	}
-	out = bench_summary(&all);
-	json_object_set_new(out, "threads", json_integer(nthreads));
-	json_object_set_new(out, "seconds", json_real((double)elapsed / 1e9));
-	json_object_set_new(out, "ops_s",
-	    json_real((double)all.n / ((double)elapsed / 1e9)));
-	json_object_set_new(out, "failed", json_integer(failed));
-	if (why != NULL)
-		json_object_set_new(out, "error", json_string(why));
-	free(all.v);
-	return out;
-}
-
 /* tput: THREADS connections calling METHOD for SECONDS. */
 static int
 cmd_tput(int argc, char **argv)
 {
 	struct call_ctx		*ctx;
-	pthread_barrier_t	 barrier;
 	json_t			*params;
 	long			 nthreads, secs, i;
 	int64_t			 elapsed;
@@ -291,17 +239,15 @@ cmd_tput(int argc, char **argv)
 	secs = bench_count("SECONDS", argv[4]);
 	params = params_arg(argc, argv, 6);
 	ctx = xcalloc((size_t)nthreads, sizeof *ctx);
-	pthread_barrier_init(&barrier, NULL, (unsigned)nthreads + 1);
 	for (i = 0; i < nthreads; i++) {
 		ctx[i].sock = argv[2];
 		ctx[i].method = argv[5];
 		ctx[i].params = params;
-		ctx[i].barrier = &barrier;
 		ctx[i].duration_ns = secs * 1000000000LL;
 	}
-	elapsed = run_threads(ctx, nthreads, tput_thread, &barrier);
-	bench_print(merge_threads(ctx, nthreads, elapsed));
-	pthread_barrier_destroy(&barrier);
+	elapsed = bench_run_workers(ctx, sizeof *ctx, nthreads, tput_thread);
+	bench_print(bench_workers_summary(ctx, sizeof *ctx, nthreads,
+	    elapsed));
 	free(ctx);
 	json_decref(params);
 	return 0;
@@ -335,7 +281,7 @@ leases_thread(void *arg)
 	struct rpc_client	*c = connect_or_die(x->sock);
 	long			 i;
 
-	pthread_barrier_wait(x->barrier);
+	pthread_barrier_wait(x->w.barrier);
 	for (i = 0; i < x->count; i++)
 		timed_call(x, c, "lease.acquire", x->params != NULL ?
 		    json_deep_copy(x->params) : json_object());
@@ -348,7 +294,6 @@ static int
 cmd_leases(int argc, char **argv)
 {
 	struct call_ctx		*ctx;
-	pthread_barrier_t	 barrier;
 	json_t			*params;
 	long			 count, nthreads, i;
 	int64_t			 elapsed;
@@ -361,16 +306,14 @@ cmd_leases(int argc, char **argv)
 		nthreads = count;
 	params = params_arg(argc, argv, 5);
 	ctx = xcalloc((size_t)nthreads, sizeof *ctx);
-	pthread_barrier_init(&barrier, NULL, (unsigned)nthreads + 1);
 	for (i = 0; i < nthreads; i++) {
 		ctx[i].sock = argv[2];
 		ctx[i].params = params;
-		ctx[i].barrier = &barrier;
 		ctx[i].count = count / nthreads + (i < count % nthreads);
 	}
-	elapsed = run_threads(ctx, nthreads, leases_thread, &barrier);
-	bench_print(merge_threads(ctx, nthreads, elapsed));
-	pthread_barrier_destroy(&barrier);
+	elapsed = bench_run_workers(ctx, sizeof *ctx, nthreads, leases_thread);
+	bench_print(bench_workers_summary(ctx, sizeof *ctx, nthreads,
+	    elapsed));
 	free(ctx);
 	json_decref(params);
 	return 0;
