@@ -199,6 +199,35 @@ class Report:
                  {"daemon_mb_s": mo, "direct_mb_s": bo, "daemon": m,
                   "direct": b})
 
+    def tail(self):
+        runs = load(self.raw, "tail")
+        if not runs:
+            return self.missing("tail fan-out", "report (issue 6)",
+                                skipped(self.raw, "tail"))
+        med = statistics.median(x["reader_mb_s_median"] for x in runs)
+        lo = min(x["reader_mb_s_min"] for x in runs)
+        hi = max(x["reader_mb_s_median"] for x in runs)
+        direct = statistics.median(x["direct_mb_s"] for x in runs)
+        cpu = statistics.median(x["daemon_cpu_s"] for x in runs)
+        pct = statistics.median(x["daemon_cpu_pct"] for x in runs)
+        n = runs[0]["readers"]
+        mib = runs[0]["bytes"] / (1 << 20)
+        per_mib = cpu / (n * mib)
+        self.add("tail fan-out", f"{med:.1f} MB/s per reader "
+                 f"({n} tails via daemon, {n * med:.0f} MB/s in all)",
+                 f"{direct:.0f} MB/s one direct StreamLogs",
+                 f"{100 * med / direct:.0f}% per reader, "
+                 f"{100 * n * med / direct:.0f}% in all",
+                 "report (issue 6)", None,
+                 f"{mib:.0f} MiB log; slowest reader {lo:.1f}, runs' "
+                 f"medians up to {hi:.1f} MB/s; daemon CPU {cpu:.2f} s "
+                 f"({pct:.0f}% of a core, {1000 * per_mib:.1f} ms per "
+                 f"MiB delivered); "
+                 f"{statistics.median(x['notifications'] for x in runs) / n:.0f}"
+                 f" notifications per reader",
+                 {"reader_mb_s": med, "direct_mb_s": direct,
+                  "daemon_cpu_s": cpu, "runs": runs})
+
     def memory(self):
         runs = load(self.raw, "memory")
         if not runs:
@@ -278,8 +307,8 @@ def main():
               lambda r, over: over <= 100, "p50 overhead ≤ 100 µs")
     rep.proxy("status proxy", "lease.get", "gRPC Get",
               lambda r, over: r <= 1.5, "≤ 1.5×")
-    for case in (rep.short_task, rep.throughput, rep.streaming, rep.memory,
-                 rep.startup, rep.load):
+    for case in (rep.short_task, rep.throughput, rep.streaming, rep.tail,
+                 rep.memory, rep.startup, rep.load):
         case()
     with open(os.path.join(raw, "machine.json")) as f:
         machine = json.load(f)

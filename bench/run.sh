@@ -19,17 +19,17 @@ ISOLATION=${BENCH_ISOLATION:-none}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	FLOOR_N=500 GET_N=200 EXEC_N=50 TPUT_S=1 SHORT_N=3 WARM_N=100
 	COLD_N=2 LEASES=${BENCH_LEASES:-100} STARTS=3 STREAM_MB=16
-	LOAD_S=10
+	LOAD_S=10 TAIL_MB=4
 else
 	FLOOR_N=5000 GET_N=2000 EXEC_N=500 TPUT_S=5 SHORT_N=10 WARM_N=1000
 	COLD_N=5 LEASES=${BENCH_LEASES:-1000} STARTS=20 STREAM_MB=64
-	LOAD_S=120
+	LOAD_S=120 TAIL_MB=16
 fi
 LOAD_CLIENTS=${BENCH_LOAD_CLIENTS:-1000}
 
 for bin in sandboxd sbctl sandbox-gateway-local bench/rpc-bench \
     bench/grpc-bench bench/echo-server bench/startup bench/stream-bench \
-    bench/load; do
+    bench/tail-bench bench/load; do
 	[ -x "$B/$bin" ] || { echo "run.sh: $B/$bin is not built" >&2; exit 1; }
 done
 
@@ -244,6 +244,36 @@ case_streaming() {
 	done
 }
 
+# Issue 6's fan-out: 8 follow tails of one sandbox's log through the
+# daemon (one shared upstream StreamLogs) against one direct StreamLogs
+# reader of another sandbox running the same job.  Each job writes
+# TAIL_MB of log once an exec creates its `go` file.
+case_tail() {
+	bytes=$((TAIL_MB * 1024 * 1024))
+	if ! has tail.start; then
+		echo "not measured: feature missing (no tail.start in this" \
+		    "sandboxd)" >"$raw/tail.skip"
+		say "tail fan-out: not measured: feature missing"
+		return
+	fi
+	say "tail fan-out: $TAIL_MB MiB of log to 8 tails via daemon vs one direct StreamLogs ($RUNS runs)"
+	job="while [ ! -e go ]; do sleep 0.01; done; head -c $bytes /dev/zero"
+	job="{\"ttl\": \"25m\", \"command\": [\"sh\", \"-c\", \"$job; exec sleep 1200\"]}"
+	for r in $(seq "$RUNS"); do
+		a=$("$B/bench/rpc-bench" lease "$dir/sd.sock" "$job")
+		b=$("$B/bench/rpc-bench" lease "$dir/sd.sock" "$job")
+		"$B/bench/tail-bench" "$dir/sd.sock" "unix:$dir/gw.sock" \
+		    "$(echo "$a" | jq -r .lease)" "$(echo "$b" | jq -r .lease)" \
+		    "$(echo "$b" | jq -r .sandbox_id)" "$bytes" 8 "$sd_pid" \
+		    >"$raw/tail.$r.json"
+		for l in "$a" "$b"; do
+			"$B/bench/rpc-bench" call "$dir/sd.sock" lease.release \
+			    "{\"lease\": \"$(echo "$l" | jq -r .lease)\"}" \
+			    >/dev/null
+		done
+	done
+}
+
 case_startup() {
 	say "start-up: $STARTS daemon starts to READY=1 (own NOTIFY_SOCKET)"
 	cat >"$dir/startup.conf" <<-CONF
@@ -325,6 +355,7 @@ case_throughput
 case_short_task
 case_warm_lease
 case_streaming
+case_tail
 case_startup
 case_memory
 case_load

@@ -7,7 +7,13 @@
  *
  * The blocking client of sbctl (client/rpc-client.h) answers one call and
  * skips notifications, so this reads the socket itself: lines gathered in
- * an evbuffer and parsed with common/jsonrpc, like sbctl does.
+ * an evbuffer and parsed with common/jsonrpc, like sbctl does, with one
+ * shortcut a client that cares about throughput takes: the data_b64 string
+ * is cut out of an exec.output line and decoded in place, and jansson
+ * parses what is left.  Scanning the data character by character for
+ * escapes (which base64 never has: the strict decoder rejects any) would
+ * otherwise make the reader, not the daemon, what the figure measures.
+ * Every notification's offset must be the bytes received so far.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -63,46 +69,74 @@ send_start(struct stream *s, const char *lease, const char *bytes)
 	free(line);
 }
 
-/* Counts the decoded bytes of one exec.output notification. */
-static void
-on_output(struct stream *s, json_t *params)
+/*
+ * Cuts the data_b64 string out of an exec.output line (leaving "") and
+ * decodes it; 0 when the line has none, -1 when it does not decode.
+ */
+static int
+cut_data(char *line, size_t *len, unsigned char **data, size_t *dlen)
 {
-	const char	*b64 = json_string_value(json_object_get(params,
-			    "data_b64"));
-	unsigned char	*data;
-	size_t		 len;
+	static const char	 key[] = "\"data_b64\":\"";
+	char			*b, *e;
 
-	if (b64 == NULL || b64_decode(b64, strlen(b64), &data, &len) == -1)
-		fatalx("exec.output without valid data_b64");
+	if ((b = memmem(line, *len, key, sizeof key - 1)) == NULL)
+		return 0;
+	b += sizeof key - 1;
+	if ((e = memchr(b, '"', *len - (size_t)(b - line))) == NULL)
+		return -1;
+	if (b64_decode(b, (size_t)(e - b), data, dlen) == -1)
+		return -1;
+	memmove(b, e, *len - (size_t)(e - line) + 1);
+	*len -= (size_t)(e - b);
+	return 1;
+}
+
+/* Counts the bytes of one exec.output; its offset must follow on. */
+static void
+on_output(struct stream *s, json_t *params, size_t len)
+{
+	json_t	*off = json_object_get(params, "offset");
+
+	if (!json_is_integer(off) || json_integer_value(off) != s->got)
+		fatalx("exec.output at offset %lld, %lld expected",
+		    json_is_integer(off) ? (long long)json_integer_value(off) :
+		    -1LL, (long long)s->got);
 	if (s->got == 0 && len > 0)
 		s->first_ns = bench_now_ns();
 	s->got += (int64_t)len;
 	s->frames++;
-	free(data);
 }
 
 /* Handles one line: the start reply, an output or the exit. */
 static void
-on_line(struct stream *s, const char *line, size_t len)
+on_line(struct stream *s, char *line, size_t len)
 {
 	struct rpc_msg	 msg;
 	struct rpc_fail	 fail;
 	json_t		*code;
+	unsigned char	*data = NULL;
+	size_t		 dlen = 0;
+	int		 cut;
 
+	if ((cut = cut_data(line, &len, &data, &dlen)) == -1)
+		fatalx("a line with a data_b64 that does not decode");
 	if (rpc_parse_line(line, len, &msg, &fail) == -1)
 		fatalx("sandboxd sent a bad line: %s", fail.message);
 	if (msg.type == RPC_MSG_RESPONSE && msg.error != NULL)
 		fatalx("exec.start: %s", rpc_error_message_of(msg.error));
 	if (msg.type == RPC_MSG_NOTIFICATION &&
-	    strcmp(msg.method, "exec.output") == 0)
-		on_output(s, msg.params);
-	else if (msg.type == RPC_MSG_NOTIFICATION &&
+	    strcmp(msg.method, "exec.output") == 0) {
+		if (cut != 1)
+			fatalx("exec.output without data_b64");
+		on_output(s, msg.params, dlen);
+	} else if (msg.type == RPC_MSG_NOTIFICATION &&
 	    strcmp(msg.method, "exec.exit") == 0) {
 		code = json_object_get(msg.params, "exit_code");
 		if (!json_is_integer(code) || json_integer_value(code) != 0)
 			fatalx("exec.exit without exit code 0");
 		s->exited = true;
 	}
+	free(data);
 	rpc_msg_clear(&msg);
 }
 

@@ -307,8 +307,48 @@ sub_send_exit(struct exec_sub *s)
 }
 
 /*
- * Sends what the subscriber's connection has room for; then the exit once
- * everything is out.  Returns false when the subscriber is gone.
+ * The params of one exec.output, built by hand: json_pack would check the
+ * base64 (ASCII by construction) as UTF-8 and parse its format each time.
+ */
+static json_t *
+output_params(struct exec_session *x, int tag, const unsigned char *data,
+    size_t n, uint64_t off)
+{
+	json_t	*p = json_object();
+	char	*b64;
+	size_t	 len;
+
+	b64 = b64_encode(data, n, &len);
+	json_object_set_new_nocheck(p, "exec", json_string_nocheck(x->id));
+	json_object_set_new_nocheck(p, "stream",
+	    json_string_nocheck(tag == 2 ? "stderr" : "stdout"));
+	json_object_set_new_nocheck(p, "data_b64",
+	    json_stringn_nocheck(b64, len));
+	json_object_set_new_nocheck(p, "offset", json_integer((json_int_t)off));
+	free(b64);
+	return p;
+}
+
+/*
+ * True when a running exec's few new bytes should wait: the connection has
+ * not written its last message yet, so what arrives meanwhile can join the
+ * next notification, which goes when that write is done (the drain hook
+ * runs after every write).  Upstream frames are a few KiB each; each one
+ * as its own notification costs the per-message work of both ends.
+ */
+static bool
+sub_coalesce(struct exec_sub *s)
+{
+	struct exec_session	*x = s->x;
+
+	return x->state == EXEC_RUNNING && rpc_client_queued(s->c) > 0 &&
+	    ring_end(x->ring) - s->cursor < STREAM_CHUNK;
+}
+
+/*
+ * Sends what the subscriber's connection has room for, in notifications of
+ * up to STREAM_CHUNK of one stream; then the exit once everything is out.
+ * Returns false when the subscriber is gone.
  */
 static bool
 sub_pump(struct exec_sub *s)
@@ -317,22 +357,19 @@ sub_pump(struct exec_sub *s)
 	size_t			 n;
 	int64_t			 ts;
 	int			 tag;
-	char			*b64;
 
 	if (s->cursor < ring_start(x->ring))
 		s->cursor = ring_start(x->ring);	/* never for live ones */
 	while (s->cursor < ring_end(x->ring)) {
-		if (rpc_client_queued(s->c) >= STREAM_SUB_HIGH) {
+		if (rpc_client_queued(s->c) >= STREAM_SUB_HIGH ||
+		    sub_coalesce(s)) {
 			rpc_client_on_drain(s->c, sub_drained, s);
 			return true;
 		}
 		n = ring_read(x->ring, s->cursor, chunk, sizeof chunk, &tag,
 		    &ts);
-		b64 = b64_encode(chunk, n, NULL);
-		notify(s->c, "exec.output", json_pack("{s:s, s:s, s:s, s:I}",
-		    "exec", x->id, "stream", tag == 2 ? "stderr" : "stdout",
-		    "data_b64", b64, "offset", (json_int_t)s->cursor));
-		free(b64);
+		notify(s->c, "exec.output", output_params(x, tag, chunk, n,
+		    s->cursor));
 		s->cursor += n;
 	}
 	if (x->state == EXEC_RUNNING)

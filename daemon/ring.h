@@ -1,8 +1,8 @@
 /*
  * A bounded byte window addressed by absolute offsets: the output of an
- * exec or the recent part of a log.  Bytes live in an evbuffer; a list of
- * segments remembers, for each run of bytes, a tag (stdout/stderr) and a
- * timestamp.  Appending never fails; ring_trim() drops the oldest bytes
+ * exec or the recent part of a log.  Bytes live in a circular array; a
+ * list of segments remembers, for each run of bytes, a tag (stdout/stderr)
+ * and a timestamp.  Appending never fails; ring_trim() drops the oldest bytes
  * while the ring is over its size, but never past an offset someone still
  * needs, so a ring may stay over size until its readers catch up.
  */
@@ -40,6 +40,12 @@ void		 ring_trim(struct ring *, uint64_t keep);
  */
 size_t		 ring_read(struct ring *, uint64_t off, void *dst, size_t max,
 		    int *tag, int64_t *ts_ms);
+/*
+ * Like ring_read, but on across the following segments of the same tag
+ * whatever their timestamps: a run of one stream in one copy.
+ */
+size_t		 ring_read_tag(struct ring *, uint64_t off, void *dst,
+		    size_t max, int *tag);
 /* Offset where the last `lines` lines kept begin (ring_start if fewer). */
 uint64_t	 ring_tail_lines(struct ring *, uint64_t lines);
 /* Offset of the first segment written at or after `ts_ms` (or the end). */

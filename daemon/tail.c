@@ -52,6 +52,11 @@ struct tail_group {
 	LIST_HEAD(, tail)	 readers;
 	unsigned		 nreaders;
 	LIST_ENTRY(tail_group)	 entry;
+
+	/* The last data_b64 made: readers at one place share it. */
+	uint64_t		 enc_off;
+	size_t			 enc_len;
+	json_t			*enc;
 };
 
 struct tail_table {
@@ -96,6 +101,7 @@ group_free(struct tail_group *g)
 	if (g->retry_ev != NULL)
 		event_free(g->retry_ev);
 	ring_free(g->win);
+	json_decref(g->enc);
 	json_decref(g->error);
 	free(g->session);
 	free(g->sandbox_id);
@@ -166,16 +172,84 @@ reader_drained(void *arg, struct rpc_client *c)
 	group_pump(r->g);
 }
 
+static void
+group_forget_encoding(struct tail_group *g)
+{
+	json_decref(g->enc);
+	g->enc = NULL;
+}
+
+/*
+ * The data_b64 string of `n` bytes at `off`, encoded once for all the
+ * readers that ask for the same bytes in turn (the usual case: followers
+ * that keep up).  The caller owns a reference.
+ */
+static json_t *
+group_encode(struct tail_group *g, uint64_t off, const unsigned char *data,
+    size_t n)
+{
+	char	*b64;
+	size_t	 len;
+
+	if (g->enc == NULL || g->enc_off != off || g->enc_len != n) {
+		json_decref(g->enc);
+		b64 = b64_encode(data, n, &len);
+		g->enc = json_stringn_nocheck(b64, len);
+		g->enc_off = off;
+		g->enc_len = n;
+		free(b64);
+	}
+	return json_incref(g->enc);
+}
+
+/*
+ * Like an exec subscriber (exec-session.c): while the connection has not
+ * written its last message, a few new bytes wait to join the next one.
+ */
+static bool
+reader_coalesce(struct tail *r)
+{
+	struct tail_group	*g = r->g;
+
+	return !g->ended && rpc_client_queued(r->c) > 0 &&
+	    ring_end(g->win) - r->cursor < STREAM_CHUNK;
+}
+
+/*
+ * One tail.data from the cursor: a reader that wants times gets one
+ * upstream frame (one timestamp) per notification, others whole runs.
+ */
+static void
+reader_send(struct tail *r)
+{
+	struct tail_group	*g = r->g;
+	json_t			*p = json_object();
+	size_t			 n;
+	int64_t			 ts = 0;
+	int			 tag;
+
+	if (r->timestamps)
+		n = ring_read(g->win, r->cursor, chunk, sizeof chunk, &tag,
+		    &ts);
+	else
+		n = ring_read_tag(g->win, r->cursor, chunk, sizeof chunk,
+		    &tag);
+	json_object_set_new_nocheck(p, "tail", json_string_nocheck(r->id));
+	json_object_set_new_nocheck(p, "data_b64", group_encode(g, r->cursor,
+	    chunk, n));
+	json_object_set_new_nocheck(p, "offset",
+	    json_integer((json_int_t)r->cursor));
+	if (r->timestamps && ts != 0)
+		json_object_set_new_nocheck(p, "time", json_real(ts / 1000.0));
+	rpc_client_send(r->c, rpc_notification_new("tail.data", p));
+	r->cursor += n;
+}
+
 /* Sends what fits; the end once the group ended and all is out. */
 static bool
 reader_pump(struct tail *r)
 {
 	struct tail_group	*g = r->g;
-	size_t			 n;
-	int64_t			 ts;
-	int			 tag;
-	char			*b64;
-	json_t			*p;
 
 	if (!r->cursor_set) {
 		if (!g->have_off)
@@ -186,20 +260,12 @@ reader_pump(struct tail *r)
 	if (r->cursor < ring_start(g->win))
 		r->cursor = ring_start(g->win);	/* only after a gap */
 	while (r->cursor < ring_end(g->win)) {
-		if (rpc_client_queued(r->c) >= STREAM_SUB_HIGH) {
+		if (rpc_client_queued(r->c) >= STREAM_SUB_HIGH ||
+		    reader_coalesce(r)) {
 			rpc_client_on_drain(r->c, reader_drained, r);
 			return true;
 		}
-		n = ring_read(g->win, r->cursor, chunk, sizeof chunk, &tag,
-		    &ts);
-		b64 = b64_encode(chunk, n, NULL);
-		p = json_pack("{s:s, s:s, s:I}", "tail", r->id, "data_b64",
-		    b64, "offset", (json_int_t)r->cursor);
-		if (r->timestamps && ts != 0)
-			json_object_set_new(p, "time", json_real(ts / 1000.0));
-		rpc_client_send(r->c, rpc_notification_new("tail.data", p));
-		free(b64);
-		r->cursor += n;
+		reader_send(r);
 	}
 check_end:
 	if (!g->ended)
@@ -264,6 +330,7 @@ ls_data(void *arg, const char *session, uint64_t off, int64_t ts,
 	if (g->session == NULL || strcmp(g->session, session) != 0) {
 		free(g->session);
 		g->session = xstrdup(session);
+		group_forget_encoding(g);	/* offsets of another log */
 	}
 	if (!g->have_off) {
 		ring_set_start(g->win, off);
@@ -283,6 +350,7 @@ ls_data(void *arg, const char *session, uint64_t off, int64_t ts,
 		ring_free(g->win);
 		g->win = ring_new(TAIL_WINDOW);
 		ring_set_start(g->win, off);
+		group_forget_encoding(g);
 	}
 	ring_add(g->win, 0, ts, data, len);
 	g->next_off = off + len;

@@ -99,6 +99,75 @@ test_set_start_lines_since(void **state)
 	ring_free(r);
 }
 
+/* A byte that tells its offset apart (not a multiple of any size here). */
+static unsigned char
+pattern(uint64_t off)
+{
+	return (unsigned char)(off * 7 + off / 251);
+}
+
+/*
+ * Appends and trims in uneven steps so the window wraps round its array
+ * and grows while a reader holds it over size; every read must give back
+ * the bytes of its offsets.
+ */
+static void
+test_wraps_and_grows(void **state)
+{
+	struct ring	*r = ring_new(5000);
+	unsigned char	 in[3001], out[9000];
+	uint64_t	 end = 0, off;
+	int64_t		 ts;
+	size_t		 n, k, i;
+	int		 step, tag;
+
+	for (step = 0; step < 400; step++) {
+		n = 1 + (size_t)(step * 37 % 3000);
+		for (i = 0; i < n; i++)
+			in[i] = pattern(end + i);
+		ring_add(r, 1, 0, in, n);
+		end += n;
+		assert_int_equal(ring_end(r), end);
+		/* every tenth step a slow reader keeps 12000 bytes back */
+		ring_trim(r, step % 10 == 0 && end > 12000 ? end - 12000 :
+		    end);
+		assert_true(ring_start(r) <= end);
+		for (off = ring_start(r); off < end; off += k) {
+			k = ring_read(r, off, out, sizeof out, &tag, &ts);
+			assert_true(k > 0);
+			for (i = 0; i < k; i++)
+				assert_int_equal(out[i], pattern(off + i));
+		}
+	}
+	ring_free(r);
+}
+
+/* ring_read_tag crosses timestamps, never a tag. */
+static void
+test_read_tag_spans_timestamps(void **state)
+{
+	struct ring	*r = ring_new(1 << 20);
+	char		 buf[64];
+	int64_t		 ts;
+	int		 tag;
+
+	ring_add(r, 0, 10, "ab", 2);
+	ring_add(r, 0, 20, "cd", 2);
+	ring_add(r, 0, 30, "ef", 2);
+	ring_add(r, 2, 30, "XY", 2);
+	assert_int_equal(ring_read(r, 1, buf, sizeof buf, &tag, &ts), 1);
+	assert_int_equal(ts, 10);
+	assert_int_equal(ring_read_tag(r, 1, buf, sizeof buf, &tag), 5);
+	assert_memory_equal(buf, "bcdef", 5);
+	assert_int_equal(tag, 0);
+	assert_int_equal(ring_read_tag(r, 0, buf, 3, &tag), 3);
+	assert_memory_equal(buf, "abc", 3);
+	assert_int_equal(ring_read_tag(r, 6, buf, sizeof buf, &tag), 2);
+	assert_int_equal(tag, 2);
+	assert_int_equal(ring_read_tag(r, 8, buf, sizeof buf, &tag), 0);
+	ring_free(r);
+}
+
 int
 main(void)
 {
@@ -106,6 +175,8 @@ main(void)
 		cmocka_unit_test(test_offsets_and_tags),
 		cmocka_unit_test(test_trim_keeps_unread),
 		cmocka_unit_test(test_set_start_lines_since),
+		cmocka_unit_test(test_wraps_and_grows),
+		cmocka_unit_test(test_read_tag_spans_timestamps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
