@@ -1,5 +1,4 @@
 /* Live execs: upstream StreamExec, output ring, subscribers, pacing. */
-#include <sys/random.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,32 +38,6 @@ static unsigned char	chunk[STREAM_CHUNK];
 
 static void	exec_gc_arm(struct exec_table *);
 static void	writes_check(evutil_socket_t, short, void *);
-
-void
-stream_make_id(char prefix, char *id)
-{
-	static const char	 alphabet[] = "abcdefghjkmnpqrstuvwxyz23456789";
-	unsigned char		 r[8];
-	size_t			 i;
-
-	if (getrandom(r, sizeof r, 0) != sizeof r)
-		fatal("getrandom");
-	id[0] = prefix;
-	id[1] = '-';
-	for (i = 0; i < sizeof r; i++)
-		id[2 + i] = alphabet[r[i] % (sizeof alphabet - 1)];
-	id[10] = '\0';
-}
-
-json_t *
-stream_error_json(enum rpc_err e, const char *msg)
-{
-	json_t	*env = rpc_error_new(NULL, e, NULL, "%s", msg);
-	json_t	*err = json_incref(json_object_get(env, "error"));
-
-	json_decref(env);
-	return err;
-}
 
 /* Forgets finished execs nobody watches, past their time or the cap. */
 static void
@@ -306,27 +279,20 @@ sub_send_exit(struct exec_sub *s)
 	notify(s->c, "exec.exit", p);
 }
 
-/*
- * The params of one exec.output, built by hand: json_pack would check the
- * base64 (ASCII by construction) as UTF-8 and parse its format each time.
- */
-static json_t *
-output_params(struct exec_session *x, int tag, const unsigned char *data,
+/* One exec.output of `n` bytes at `off`, straight to the connection. */
+static void
+sub_send_output(struct exec_sub *s, int tag, const unsigned char *data,
     size_t n, uint64_t off)
 {
-	json_t	*p = json_object();
-	char	*b64;
-	size_t	 len;
+	struct stream_data	 sd = { "exec.output", "exec", s->x->id,
+	    tag == 2 ? "stderr" : "stdout", NULL, 0, off, 0 };
+	char			*b64, *line;
+	size_t			 len;
 
-	b64 = b64_encode(data, n, &len);
-	json_object_set_new_nocheck(p, "exec", json_string_nocheck(x->id));
-	json_object_set_new_nocheck(p, "stream",
-	    json_string_nocheck(tag == 2 ? "stderr" : "stdout"));
-	json_object_set_new_nocheck(p, "data_b64",
-	    json_stringn_nocheck(b64, len));
-	json_object_set_new_nocheck(p, "offset", json_integer((json_int_t)off));
+	sd.b64 = b64 = b64_encode(data, n, &sd.b64len);
+	line = stream_data_line(&sd, &len);
 	free(b64);
-	return p;
+	rpc_client_send_line(s->c, line, len);
 }
 
 /*
@@ -368,8 +334,7 @@ sub_pump(struct exec_sub *s)
 		}
 		n = ring_read(x->ring, s->cursor, chunk, sizeof chunk, &tag,
 		    &ts);
-		notify(s->c, "exec.output", output_params(x, tag, chunk, n,
-		    s->cursor));
+		sub_send_output(s, tag, chunk, n, s->cursor);
 		s->cursor += n;
 	}
 	if (x->state == EXEC_RUNNING)

@@ -20,13 +20,12 @@
 
 #include "gw.h"
 #include "rpc.h"
+#include "stream.h"
 
 #define EXEC_ID_LEN		10	/* "x-" + 8 */
 #define EXEC_MAX_LIVE_PER_UID	64
 #define EXEC_KEEP_FINISHED_MS	(10 * 60 * 1000)
 #define EXEC_KEEP_FINISHED_MAX	32
-#define STREAM_SUB_HIGH		(4u << 20)	/* client queue: pause */
-#define STREAM_CHUNK		(64u << 10)	/* data per notification */
 #define EXEC_STDIN_LOW		(1u << 20)	/* exec.write answers below */
 
 enum exec_state {
@@ -80,11 +79,6 @@ struct exec_start {
 	bool			 detach;
 	int64_t			 timeout_ms;
 };
-
-/* A fresh "P-xxxxxxxx" id (P is the prefix letter); `id` holds 11. */
-void	stream_make_id(char prefix, char *id);
-/* {"code", "message", "data": {"kind"}} as in a JSON-RPC error. */
-json_t	*stream_error_json(enum rpc_err, const char *msg);
 
 void	exec_table_free(struct exec_table *);
 

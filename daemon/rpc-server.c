@@ -386,9 +386,8 @@ client_send_now(struct rpc_client *c, const char *line, size_t len)
 void
 rpc_client_send(struct rpc_client *c, json_t *msg)
 {
-	struct evbuffer	*out;
-	size_t		 len, sent = 0;
-	char		*line;
+	size_t	 len;
+	char	*line;
 
 	if (c->bev == NULL) {
 		json_decref(msg);
@@ -396,6 +395,19 @@ rpc_client_send(struct rpc_client *c, json_t *msg)
 	}
 	line = rpc_dump_line(msg, &len);
 	json_decref(msg);
+	rpc_client_send_line(c, line, len);
+}
+
+void
+rpc_client_send_line(struct rpc_client *c, char *line, size_t len)
+{
+	struct evbuffer	*out;
+	size_t		 sent = 0;
+
+	if (c->bev == NULL) {
+		free(line);
+		return;
+	}
 	out = bufferevent_get_output(c->bev);
 	if (evbuffer_get_length(out) == 0)
 		sent = client_send_now(c, line, len);

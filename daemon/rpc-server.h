@@ -44,6 +44,9 @@ const struct rpc_peer	*rpc_client_peer(const struct rpc_client *);
 uint64_t		 rpc_client_id(const struct rpc_client *);
 /* Queues a message (stolen) for the client; dropped when it is gone. */
 void			 rpc_client_send(struct rpc_client *, json_t *);
+/* A ready line ending in "\n" (heap; the connection frees it). */
+void			 rpc_client_send_line(struct rpc_client *, char *,
+			    size_t);
 
 /* Runs `fn` when the client disconnects (one hook per owner key). */
 typedef void rpc_client_close_fn(void *arg, struct rpc_client *);

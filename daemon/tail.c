@@ -55,8 +55,8 @@ struct tail_group {
 
 	/* The last data_b64 made: readers at one place share it. */
 	uint64_t		 enc_off;
-	size_t			 enc_len;
-	json_t			*enc;
+	size_t			 enc_len, enc_b64len;
+	char			*enc;
 };
 
 struct tail_table {
@@ -101,7 +101,7 @@ group_free(struct tail_group *g)
 	if (g->retry_ev != NULL)
 		event_free(g->retry_ev);
 	ring_free(g->win);
-	json_decref(g->enc);
+	free(g->enc);
 	json_decref(g->error);
 	free(g->session);
 	free(g->sandbox_id);
@@ -175,31 +175,27 @@ reader_drained(void *arg, struct rpc_client *c)
 static void
 group_forget_encoding(struct tail_group *g)
 {
-	json_decref(g->enc);
+	free(g->enc);
 	g->enc = NULL;
 }
 
 /*
- * The data_b64 string of `n` bytes at `off`, encoded once for all the
- * readers that ask for the same bytes in turn (the usual case: followers
- * that keep up).  The caller owns a reference.
+ * The base64 of `n` bytes at `off`, encoded once for all the readers that
+ * ask for the same bytes in turn (the usual case: followers that keep
+ * up).  The group keeps it; *b64len is its length.
  */
-static json_t *
+static const char *
 group_encode(struct tail_group *g, uint64_t off, const unsigned char *data,
-    size_t n)
+    size_t n, size_t *b64len)
 {
-	char	*b64;
-	size_t	 len;
-
 	if (g->enc == NULL || g->enc_off != off || g->enc_len != n) {
-		json_decref(g->enc);
-		b64 = b64_encode(data, n, &len);
-		g->enc = json_stringn_nocheck(b64, len);
+		free(g->enc);
+		g->enc = b64_encode(data, n, &g->enc_b64len);
 		g->enc_off = off;
 		g->enc_len = n;
-		free(b64);
 	}
-	return json_incref(g->enc);
+	*b64len = g->enc_b64len;
+	return g->enc;
 }
 
 /*
@@ -223,10 +219,12 @@ static void
 reader_send(struct tail *r)
 {
 	struct tail_group	*g = r->g;
-	json_t			*p = json_object();
-	size_t			 n;
+	struct stream_data	 sd = { "tail.data", "tail", r->id, NULL, NULL,
+	    0, r->cursor, 0 };
+	size_t			 n, len;
 	int64_t			 ts = 0;
 	int			 tag;
+	char			*line;
 
 	if (r->timestamps)
 		n = ring_read(g->win, r->cursor, chunk, sizeof chunk, &tag,
@@ -234,14 +232,11 @@ reader_send(struct tail *r)
 	else
 		n = ring_read_tag(g->win, r->cursor, chunk, sizeof chunk,
 		    &tag);
-	json_object_set_new_nocheck(p, "tail", json_string_nocheck(r->id));
-	json_object_set_new_nocheck(p, "data_b64", group_encode(g, r->cursor,
-	    chunk, n));
-	json_object_set_new_nocheck(p, "offset",
-	    json_integer((json_int_t)r->cursor));
-	if (r->timestamps && ts != 0)
-		json_object_set_new_nocheck(p, "time", json_real(ts / 1000.0));
-	rpc_client_send(r->c, rpc_notification_new("tail.data", p));
+	sd.b64 = group_encode(g, r->cursor, chunk, n, &sd.b64len);
+	if (r->timestamps)
+		sd.time_ms = ts;
+	line = stream_data_line(&sd, &len);
+	rpc_client_send_line(r->c, line, len);
 	r->cursor += n;
 }
 

@@ -1,0 +1,40 @@
+/*
+ * What streamed exec output (exec-session.c) and log tails (tail.c)
+ * share: their ids, their error objects, their flow-control marks, and
+ * the data notification each sends most of.
+ */
+#ifndef SBX_STREAM_H
+#define SBX_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "rpc.h"
+
+#define STREAM_SUB_HIGH		(4u << 20)	/* client queue: pause */
+#define STREAM_CHUNK		(64u << 10)	/* data per notification */
+
+/* A fresh "P-xxxxxxxx" id (P is the prefix letter); `id` holds 11. */
+void	stream_make_id(char prefix, char *id);
+
+/* {"code", "message", "data": {"kind"}} as in a JSON-RPC error. */
+json_t	*stream_error_json(enum rpc_err, const char *msg);
+
+/* One exec.output or tail.data notification; see stream_data_line. */
+struct stream_data {
+	const char	*method;	/* "exec.output", "tail.data" */
+	const char	*id_key;	/* "exec", "tail" */
+	const char	*id;		/* from stream_make_id */
+	const char	*stream;	/* "stdout", "stderr", or NULL */
+	const char	*b64;		/* the data, base64 */
+	size_t		 b64len;
+	uint64_t	 offset;
+	int64_t		 time_ms;	/* wall clock; 0: no "time" */
+};
+
+/* The notification as a line ending in "\n" (heap; *len counts it). */
+char	*stream_data_line(const struct stream_data *, size_t *len);
+
+#endif
