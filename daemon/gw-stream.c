@@ -312,10 +312,13 @@ stream_recv_done(struct cq_tag *t, bool ok)
 	s->recv_busy = false;
 	s->recv_bb = NULL;
 	if (ok && bb != NULL) {
+		/* Ask for the next one first: gRPC's thread reads it while
+		 * this one is handled.  A pause the handler asks for stops
+		 * the one after (the ring takes one frame past its mark). */
+		stream_arm_recv(s);
 		if (!s->cancelled)
 			s->ops->message(s->arg, bb);
 		grpc_byte_buffer_destroy(bb);
-		stream_arm_recv(s);
 	} else {
 		if (bb != NULL)
 			grpc_byte_buffer_destroy(bb);
