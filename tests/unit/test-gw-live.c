@@ -983,7 +983,7 @@ test_typed_calls(void **state)
 		if (r[11].data[i] != (unsigned char)(i * 7 + (i >> 9)))
 			fail_msg("byte %zu differs", i);
 	gw_free(gw);
-	for (i = 0; i < 12; i++) {
+	for (i = 0; i < 13; i++) {
 		assert_int_equal(r[i].n, 1);
 		res_clear(&r[i]);
 	}
