@@ -103,3 +103,25 @@ def test_tty_stop_restores_and_continue_goes_raw_again(fake):
         assert "exec.cancel" not in d.methods()
     finally:
         t.close()
+
+
+def test_tty_stop_in_an_orphaned_group_is_ignored(fake):
+    # pty.fork's child leads its own session: its process group has no
+    # parent in the session to continue it, so the kernel discards the stop.
+    # sbctl must carry on raw (not loop re-raising it) and end normally.
+    d = tty_fake(fake, lambda c: notify(c, "exec.exit", exec=XID,
+                                        exit_code=4, output_bytes=7))
+    t = Pty([sbctl_path(), "--socket", d.path, "exec", "-t", LEASE, "--",
+             "sh"])
+    try:
+        before = t.attrs()
+        t.read_until(b"READY")
+        os.kill(t.pid, signal.SIGTSTP)
+        wait_raw(t)
+        assert proc_state(t.pid) != "T"
+        os.write(t.fd, b"q")
+        status = t.wait()
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 4
+        assert t.attrs() == before
+    finally:
+        t.close()
