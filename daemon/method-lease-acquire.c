@@ -93,14 +93,12 @@ acquire_fail(struct acquire *a, enum rpc_err e, json_t *data, const char *msg)
 	acquire_free(a);
 }
 
-/* Answers with the lease; logs the event with journal fields. */
+/* The lease's event in the log, with journal fields. */
 static void
-acquire_reply(struct acquire *a)
+log_acquired(const struct lease *l)
 {
-	struct lease	*l = a->l;
 	const char	*fields[5] = { NULL };
 	char		 f0[64], f1[96], f2[32], f3[96];
-	json_t		*o;
 
 	snprintf(f0, sizeof f0, "LEASE_ID=%s", l->id);
 	snprintf(f1, sizeof f1, "SANDBOX_ID=%s", l->sandbox_id);
@@ -114,11 +112,21 @@ acquire_reply(struct acquire *a)
 	    l->sandbox_id, lease_state_name(l->state), (unsigned)l->owner_uid,
 	    l->pool ? " (pool " : "", l->pool ? l->pool : "",
 	    l->pool ? (l->warm ? ", warm)" : ", cold)") : "");
+}
+
+/* Answers with the lease, then logs it: the client does not wait on it. */
+static void
+acquire_reply(struct acquire *a)
+{
+	struct lease	*l = a->l;
+	char		 why[96];
+	json_t		*o;
+
 	lease_set_client(l, a->req->client);
 	if (a->bind != LEASE_BIND_NONE && lease_bind_to(l, a->bind) == -1) {
-		snprintf(f3, sizeof f3, "cannot watch process %d: %s",
+		snprintf(why, sizeof why, "cannot watch process %d: %s",
 		    (int)l->owner_pid, strerror(errno));
-		acquire_fail(a, RPC_ERR_INTERNAL, NULL, f3);
+		acquire_fail(a, RPC_ERR_INTERNAL, NULL, why);
 		return;
 	}
 	if (l->d->metrics != NULL) {
@@ -131,6 +139,7 @@ acquire_reply(struct acquire *a)
 	if (a->note != NULL)
 		json_object_set(o, "notes", a->note);
 	rpc_reply(a->req, o);
+	log_acquired(l);
 	acquire_free(a);
 }
 
