@@ -9,6 +9,9 @@
 #ifndef SBX_BENCH_H
 #define SBX_BENCH_H
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -202,6 +205,23 @@ bench_workers_summary(void *ctx, size_t size, long n, int64_t elapsed)
 		json_object_set_new(out, "error", json_string(why));
 	free(all.v);
 	return out;
+}
+
+/* A blocking connect to a Unix socket, or the reason and exit. */
+static inline int
+bench_dial(const char *path)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 fd;
+
+	if (strlen(path) >= sizeof sun.sun_path)
+		fatalx("socket path too long: %s", path);
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1)
+		fatal("connect %s", path);
+	return fd;
 }
 
 #endif

@@ -250,23 +250,6 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
-/* A blocking connect, so that every client is really open at once. */
-static int
-dial(const char *path)
-{
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	int			 fd;
-
-	if (strlen(path) >= sizeof sun.sun_path)
-		fatalx("socket path too long: %s", path);
-	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		fatal("socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1)
-		fatal("connect %s", path);
-	return fd;
-}
-
 /* Room for `n` sockets in this process. */
 static void
 want_fds(long n)
@@ -362,7 +345,7 @@ main(int argc, char **argv)
 	for (i = 0; i < clients; i++) {
 		conns[i].ld = &ld;
 		conns[i].no = i;
-		conns[i].bev = bufferevent_socket_new(ld.base, dial(argv[1]),
+		conns[i].bev = bufferevent_socket_new(ld.base, bench_dial(argv[1]),
 		    BEV_OPT_CLOSE_ON_FREE);
 		bufferevent_setcb(conns[i].bev, conn_read, NULL, conn_event,
 		    &conns[i]);

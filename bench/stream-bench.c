@@ -33,22 +33,6 @@ struct stream {
 	bool		 exited;
 };
 
-static int
-connect_unix(const char *path)
-{
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	int			 fd;
-
-	if (strlen(path) >= sizeof sun.sun_path)
-		fatalx("socket path too long: %s", path);
-	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		fatal("socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1)
-		fatal("connect %s", path);
-	return fd;
-}
-
 /* Sends exec.start for the whole output, stdin closed. */
 static void
 send_start(struct stream *s, const char *lease, const char *bytes)
@@ -154,7 +138,7 @@ main(int argc, char **argv)
 	if (argc != 4)
 		fatalx("usage: stream-bench SOCK LEASE BYTES");
 	bytes = bench_count("BYTES", argv[3]);
-	s.fd = connect_unix(argv[1]);
+	s.fd = bench_dial(argv[1]);
 	if ((s.in = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new failed");
 	send_start(&s, argv[2], argv[3]);

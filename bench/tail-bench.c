@@ -48,22 +48,6 @@ struct reader {
 	int64_t		 got, notes, done_ns;
 };
 
-static int
-connect_unix(const char *path)
-{
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	int			 fd;
-
-	if (strlen(path) >= sizeof sun.sun_path)
-		fatalx("socket path too long: %s", path);
-	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		fatal("socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1)
-		fatal("connect %s", path);
-	return fd;
-}
-
 /* utime + stime of a process, in seconds. */
 static double
 proc_cpu_s(pid_t pid)
@@ -406,7 +390,7 @@ main(int argc, char **argv)
 
 	memset(rd, 0, sizeof rd);
 	for (i = 0; i < n; i++) {
-		rd[i].fd = connect_unix(argv[1]);
+		rd[i].fd = bench_dial(argv[1]);
 		if ((rd[i].in = evbuffer_new()) == NULL)
 			fatalx("evbuffer_new failed");
 		snprintf(line, sizeof line, "{\"jsonrpc\": \"2.0\", \"id\": 1, "
