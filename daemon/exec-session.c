@@ -296,22 +296,6 @@ sub_send_output(struct exec_sub *s, int tag, const unsigned char *data,
 }
 
 /*
- * True when a running exec's few new bytes should wait: the connection has
- * not written its last message yet, so what arrives meanwhile can join the
- * next notification, which goes when that write is done (the drain hook
- * runs after every write).  Upstream frames are a few KiB each; each one
- * as its own notification costs the per-message work of both ends.
- */
-static bool
-sub_coalesce(struct exec_sub *s)
-{
-	struct exec_session	*x = s->x;
-
-	return x->state == EXEC_RUNNING && rpc_client_queued(s->c) > 0 &&
-	    ring_end(x->ring) - s->cursor < STREAM_CHUNK;
-}
-
-/*
  * Sends what the subscriber's connection has room for, in notifications of
  * up to STREAM_CHUNK of one stream; then the exit once everything is out.
  * Returns false when the subscriber is gone.
@@ -327,8 +311,8 @@ sub_pump(struct exec_sub *s)
 	if (s->cursor < ring_start(x->ring))
 		s->cursor = ring_start(x->ring);	/* never for live ones */
 	while (s->cursor < ring_end(x->ring)) {
-		if (rpc_client_queued(s->c) >= STREAM_SUB_HIGH ||
-		    sub_coalesce(s)) {
+		if (stream_hold(s->c, x->state == EXEC_RUNNING, s->cursor,
+		    ring_end(x->ring))) {
 			rpc_client_on_drain(s->c, sub_drained, s);
 			return true;
 		}

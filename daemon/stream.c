@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "rpc-server.h"
 #include "stream.h"
 #include "xmalloc.h"
 
@@ -33,6 +34,20 @@ stream_error_json(enum rpc_err e, const char *msg)
 
 	json_decref(env);
 	return err;
+}
+
+/*
+ * Upstream frames are a few KiB each; each one as its own notification
+ * would cost both ends their per-message work.  The drain hook the caller
+ * sets runs after every write, so held bytes go out with the next one.
+ */
+bool
+stream_hold(struct rpc_client *c, bool live, uint64_t cursor, uint64_t end)
+{
+	size_t	 queued = rpc_client_queued(c);
+
+	return queued >= STREAM_SUB_HIGH ||
+	    (live && queued > 0 && end - cursor < STREAM_CHUNK);
 }
 
 /*

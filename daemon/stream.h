@@ -6,6 +6,7 @@
 #ifndef SBX_STREAM_H
 #define SBX_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,17 @@ void	stream_make_id(char prefix, char *id);
 
 /* {"code", "message", "data": {"kind"}} as in a JSON-RPC error. */
 json_t	*stream_error_json(enum rpc_err, const char *msg);
+
+struct rpc_client;
+
+/*
+ * Whether a reader at `cursor` of data ending at `end` waits for its
+ * connection to drain before sending more: its queue is past the high
+ * mark, or, while the source is `live`, its last message is unwritten and
+ * the new bytes are fewer than a notification holds (they join the next).
+ */
+bool	 stream_hold(struct rpc_client *, bool live, uint64_t cursor,
+	    uint64_t end);
 
 /* One exec.output or tail.data notification; see stream_data_line. */
 struct stream_data {

@@ -199,19 +199,6 @@ group_encode(struct tail_group *g, uint64_t off, const unsigned char *data,
 }
 
 /*
- * Like an exec subscriber (exec-session.c): while the connection has not
- * written its last message, a few new bytes wait to join the next one.
- */
-static bool
-reader_coalesce(struct tail *r)
-{
-	struct tail_group	*g = r->g;
-
-	return !g->ended && rpc_client_queued(r->c) > 0 &&
-	    ring_end(g->win) - r->cursor < STREAM_CHUNK;
-}
-
-/*
  * One tail.data from the cursor: a reader that wants times gets one
  * upstream frame (one timestamp) per notification, others whole runs.
  */
@@ -255,8 +242,8 @@ reader_pump(struct tail *r)
 	if (r->cursor < ring_start(g->win))
 		r->cursor = ring_start(g->win);	/* only after a gap */
 	while (r->cursor < ring_end(g->win)) {
-		if (rpc_client_queued(r->c) >= STREAM_SUB_HIGH ||
-		    reader_coalesce(r)) {
+		if (stream_hold(r->c, !g->ended, r->cursor,
+		    ring_end(g->win))) {
 			rpc_client_on_drain(r->c, reader_drained, r);
 			return true;
 		}
