@@ -79,6 +79,7 @@ struct pools {
 
 int64_t	cold_median(const struct pool *);
 void	pool_retarget(struct pool *);
+void	pool_refill_kicked(evutil_socket_t, short, void *);
 void	pool_refill(struct pool *);
 void	pool_tick_one(struct pool *);
 void	member_free(struct pool_member *);

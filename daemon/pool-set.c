@@ -75,6 +75,7 @@ pool_new(struct daemon *d, const struct config *cfg,
 	TAILQ_INIT(&p->ready);
 	TAILQ_INIT(&p->waiters);
 	TAILQ_INIT(&p->starts);
+	p->kick = evtimer_new(d->base, pool_refill_kicked, p);
 	if (pool_configure(p, cfg, cp, err) == -1) {
 		pool_free(p);
 		return NULL;
@@ -91,8 +92,7 @@ pool_free(struct pool *p)
 		TAILQ_REMOVE(&p->ready, m, entry);
 		member_free(m);
 	}
-	if (p->kick != NULL)
-		event_free(p->kick);
+	event_free(p->kick);
 	pool_spec_free(&p->ps);
 	free(p->last_error);
 	free(p->name);

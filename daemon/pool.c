@@ -304,6 +304,12 @@ host_full(struct daemon *d)
 	    pools_sandboxes(d->pools)) >= cap;
 }
 
+void
+pool_refill_kicked(evutil_socket_t fd, short what, void *arg)
+{
+	pool_refill(arg);
+}
+
 /* Starts what the target and the waiting line need, within the caps. */
 void
 pool_refill(struct pool *p)
@@ -321,12 +327,6 @@ pool_refill(struct pool *p)
 		start_one(p);
 }
 
-static void
-refill_kicked(evutil_socket_t fd, short what, void *arg)
-{
-	pool_refill(arg);
-}
-
 /*
  * A claim or a release answers its client first; the Starts it calls for
  * go out once the loop has finished the callback at hand.
@@ -334,8 +334,6 @@ refill_kicked(evutil_socket_t fd, short what, void *arg)
 static void
 pool_refill_soon(struct pool *p)
 {
-	if (p->kick == NULL)
-		p->kick = evtimer_new(p->d->base, refill_kicked, p);
 	event_active(p->kick, EV_TIMEOUT, 1);
 }
 
