@@ -32,9 +32,9 @@ struct cfg_key {
 	size_t		 count_off;	/* T_LIST, T_KV: the int count */
 };
 
-/* The table (config-keys.c checks that CFG_NKEYS counts it). */
-#define CFG_NKEYS	58
+/* The table and its length. */
 extern const struct cfg_key cfg_keys[];
+extern const size_t	 cfg_nkeys;
 
 /* The parse state, private to config.c; NULL for the table's defaults. */
 struct cfg_ctx;

@@ -3,7 +3,7 @@
  * range, default and place in its struct, and the walks over the table
  * that apply defaults, find a key by name, give budget keys their `set`
  * bits, carry [budget] into per-user and per-group budgets and free what
- * keys own.  Adding a key is one line here (and CFG_NKEYS).
+ * keys own.  Adding a key is one line here.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -99,8 +99,7 @@ const struct cfg_key cfg_keys[] = {
 	    .off = offsetof(struct config_pool, is_default), .def = "no",
 	    .flags = F_DEFAULT_POOL },
 };
-_Static_assert(sizeof cfg_keys / sizeof cfg_keys[0] == CFG_NKEYS,
-    "CFG_NKEYS in config-internal.h must count the keys");
+const size_t cfg_nkeys = sizeof cfg_keys / sizeof cfg_keys[0];
 
 /* The bit a budget key sets in `set`: its rank among budget keys. */
 int
@@ -121,7 +120,7 @@ cfg_apply_defaults(enum cfg_kind kind, void *base)
 {
 	size_t	i;
 
-	for (i = 0; i < CFG_NKEYS; i++) {
+	for (i = 0; i < cfg_nkeys; i++) {
 		if (cfg_keys[i].kind != kind || cfg_keys[i].def == NULL)
 			continue;
 		if (cfg_set(NULL, &cfg_keys[i], base, cfg_keys[i].def) != 1)
@@ -135,7 +134,7 @@ cfg_find_key(enum cfg_kind kind, const char *name)
 {
 	size_t	i;
 
-	for (i = 0; i < CFG_NKEYS; i++)
+	for (i = 0; i < cfg_nkeys; i++)
 		if (cfg_keys[i].kind == kind &&
 		    strcmp(cfg_keys[i].name, name) == 0)
 			return &cfg_keys[i];
@@ -148,7 +147,7 @@ cfg_inherit(struct config_budget *b, const struct config_budget *from)
 {
 	size_t	i;
 
-	for (i = 0; i < CFG_NKEYS; i++) {
+	for (i = 0; i < cfg_nkeys; i++) {
 		if (cfg_keys[i].kind != K_BUDGET ||
 		    (b->set & (1ULL << cfg_budget_bit(&cfg_keys[i]))))
 			continue;
@@ -165,7 +164,7 @@ cfg_free_keys(enum cfg_kind kind, void *base)
 	int	 j, *n;
 	void	*dst;
 
-	for (i = 0; i < CFG_NKEYS; i++) {
+	for (i = 0; i < cfg_nkeys; i++) {
 		if (cfg_keys[i].kind != kind)
 			continue;
 		dst = (char *)base + cfg_keys[i].off;

@@ -47,7 +47,7 @@ struct cfg_ctx {
 	enum cfg_sect	 sect;
 	int		 index;		/* pool or user/group budget */
 	char		*secname;	/* for messages: "pool.x" */
-	int		 key_line[CFG_NKEYS];	/* first line of each key */
+	int		*key_line;	/* first line of each key */
 	struct cfg_seen	*seen;		/* sections so far */
 	int		 nseen;
 	int		 default_line;	/* the pool that said default */
@@ -276,7 +276,7 @@ cfg_open_section(struct cfg_ctx *ctx, const char *name)
 	ctx->seen[ctx->nseen++].line = ctx->lineno;
 	free(ctx->secname);
 	ctx->secname = xstrdup(name);
-	memset(ctx->key_line, 0, sizeof ctx->key_line);
+	memset(ctx->key_line, 0, cfg_nkeys * sizeof *ctx->key_line);
 	return 1;
 }
 
@@ -343,6 +343,7 @@ cfg_ctx_free(struct cfg_ctx *ctx)
 		free(ctx->seen[i].name);
 	free(ctx->seen);
 	free(ctx->secname);
+	free(ctx->key_line);
 }
 
 /* Parses `len` bytes of text; on error cfg keeps only the defaults. */
@@ -357,6 +358,7 @@ cfg_parse(const char *name, const char *text, size_t len, struct config *cfg,
 	config_defaults(cfg);
 	memset(&ctx, 0, sizeof ctx);
 	ctx.cfg = cfg;
+	ctx.key_line = xcalloc(cfg_nkeys, sizeof *ctx.key_line);
 	ctx.path = name;
 	ctx.p = text;
 	ctx.end = text + len;
