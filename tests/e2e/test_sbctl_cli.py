@@ -191,6 +191,24 @@ COMMANDS = ["status", "lease", "exec", "run", "attach", "ps", "tail", "cp",
             "help"]
 
 
+def interrupt_after(sock, args, first, stdin=None):
+    """sbctl ARGS until FIRST is on its stdout, then SIGINT: its exit
+    status and stderr."""
+    p = subprocess.Popen([sbctl_path(), "--socket", sock] + args,
+                         stdin=stdin, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        assert p.stdout.read(len(first)) == first
+        assert p.poll() is None
+        p.send_signal(signal.SIGINT)
+        _, errb = p.communicate(timeout=SBCTL_TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return p.returncode, errb
+
+
 def test_help_lists_every_command_and_exits_0():
     r = run(["--help"])
     assert r.returncode == 0
@@ -750,18 +768,9 @@ def test_run_signal_while_streaming_cancels_then_releases(fake):
     d = fake({"lease.acquire": ok(lease_obj()),
               "exec.start": stream_exec([("stdout", b"up\n")], exit=False),
               "exec.cancel": cancel, "lease.release": RELEASED})
-    p = subprocess.Popen([sbctl_path(), "--socket", d.path, "run", "--",
-                          "sleep", "1000"], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        assert p.stdout.read(3) == b"up\n"
-        p.send_signal(signal.SIGINT)
-        out, errb = p.communicate(timeout=SBCTL_TIMEOUT)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert p.returncode == 130, errb
+    rc, errb = interrupt_after(d.path, ["run", "--", "sleep", "1000"],
+                               b"up\n", stdin=subprocess.DEVNULL)
+    assert rc == 130, errb
     assert d.methods() == ["lease.acquire", "exec.start", "exec.cancel",
                            "lease.release"]
     assert d.params("exec.cancel") == {"exec": XID}

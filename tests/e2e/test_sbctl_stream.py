@@ -21,8 +21,8 @@ import time
 import pytest
 
 from test_sbctl_cli import (HOLD, LEASE, SBCTL_TIMEOUT, XID, FakeCat,  # noqa
-                            b64, err, fake, lease_obj, notify, ok, run,
-                            sbctl_path, stream_exec)
+                            b64, err, fake, interrupt_after, lease_obj,
+                            notify, ok, run, sbctl_path, stream_exec)
 
 
 # --- exec, streamed ---------------------------------------------------------
@@ -51,19 +51,9 @@ def test_exec_output_before_exit(fake):
     d = fake({"exec.start": stream_exec([("stdout", b"first\n")],
                                         exit=False),
               "exec.cancel": cancel})
-    p = subprocess.Popen([sbctl_path(), "--socket", d.path, "exec", LEASE,
-                          "--", "x"], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        assert p.stdout.read(6) == b"first\n"
-        assert p.poll() is None
-        p.send_signal(signal.SIGINT)
-        out, errb = p.communicate(timeout=SBCTL_TIMEOUT)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert p.returncode == 130, errb
+    rc, errb = interrupt_after(d.path, ["exec", LEASE, "--", "x"],
+                               b"first\n", stdin=subprocess.DEVNULL)
+    assert rc == 130, errb
     assert d.methods() == ["exec.start", "exec.cancel"]
 
 
@@ -201,17 +191,8 @@ def test_attach_notes_lost_bytes(fake):
 def test_attach_ctrl_c_detaches_not_cancels(fake):
     d = fake({"exec.attach": attach_reply(chunks=[b"up\n"], code=None),
               "exec.detach": ok({"exec": XID, "detached": True})})
-    p = subprocess.Popen([sbctl_path(), "--socket", d.path, "attach", XID],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        assert p.stdout.read(3) == b"up\n"
-        p.send_signal(signal.SIGINT)
-        out, errb = p.communicate(timeout=SBCTL_TIMEOUT)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert p.returncode == 130, errb
+    rc, errb = interrupt_after(d.path, ["attach", XID], b"up\n")
+    assert rc == 130, errb
     assert d.methods() == ["exec.attach", "exec.detach"]
 
 
@@ -322,18 +303,8 @@ def test_tail_follow_ctrl_c_stops_and_exits_0(fake):
         notify(conn, "tail.end", tail=TID, reason="stopped")
     d = fake({"tail.start": tail_reply([b"live\n"], reason=None),
               "tail.stop": stop})
-    p = subprocess.Popen([sbctl_path(), "--socket", d.path, "tail", "-f",
-                          LEASE], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    try:
-        assert p.stdout.read(5) == b"live\n"
-        p.send_signal(signal.SIGINT)
-        out, errb = p.communicate(timeout=SBCTL_TIMEOUT)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert p.returncode == 0, errb
+    rc, errb = interrupt_after(d.path, ["tail", "-f", LEASE], b"live\n")
+    assert rc == 0, errb
     assert d.methods() == ["tail.start", "tail.stop"]
     assert d.params("tail.stop") == {"tail": TID}
 
