@@ -129,6 +129,16 @@ start_daemon() {
 
 has() { "$B/bench/rpc-bench" has "$dir/sd.sock" "$1"; }
 
+# A case needs METHOD: without it, the case says why it is not measured
+# (in RAW/KEY.skip, for the table) and the caller returns.
+needs() {
+	has "$1" && return 0
+	echo "not measured: feature missing (no $1 in this sandboxd)" \
+	    >"$raw/$2.skip"
+	say "$3: not measured: feature missing"
+	return 1
+}
+
 # --- cases -------------------------------------------------------------------
 
 case_floor() {
@@ -212,12 +222,7 @@ case_short_task() {
 }
 
 case_warm_lease() {
-	if ! has pool.list; then
-		echo "not measured: feature missing (no pool.* methods in this" \
-		    "sandboxd)" >"$raw/warm.skip"
-		say "warm lease: not measured: feature missing"
-		return
-	fi
+	needs pool.list warm "warm lease" || return 0
 	say "warm lease: acquire+release from a warm pool ($RUNS × $WARM_N) vs cold Start+poll ($COLD_N)"
 	for r in $(seq "$RUNS"); do
 		"$B/bench/rpc-bench" warm "$dir/sd.sock" "$WARM_N" 20 bench \
@@ -229,12 +234,7 @@ case_warm_lease() {
 
 case_streaming() {
 	bytes=$((STREAM_MB * 1024 * 1024))
-	if ! has exec.start; then
-		echo "not measured: feature missing (no exec.start in this" \
-		    "sandboxd)" >"$raw/stream.skip"
-		say "streaming: not measured: feature missing"
-		return
-	fi
+	needs exec.start stream "streaming" || return 0
 	say "streaming: $STREAM_MB MiB of exec output via daemon vs direct StreamExec ($RUNS runs)"
 	for r in $(seq "$RUNS"); do
 		"$B/bench/stream-bench" "$dir/sd.sock" "$lease" "$bytes" \
@@ -250,12 +250,7 @@ case_streaming() {
 # TAIL_MB of log once an exec creates its `go` file.
 case_tail() {
 	bytes=$((TAIL_MB * 1024 * 1024))
-	if ! has tail.start; then
-		echo "not measured: feature missing (no tail.start in this" \
-		    "sandboxd)" >"$raw/tail.skip"
-		say "tail fan-out: not measured: feature missing"
-		return
-	fi
+	needs tail.start tail "tail fan-out" || return 0
 	say "tail fan-out: $TAIL_MB MiB of log to 8 tails via daemon vs one direct StreamLogs ($RUNS runs)"
 	job="while [ ! -e go ]; do sleep 0.01; done; head -c $bytes /dev/zero"
 	job="{\"ttl\": \"25m\", \"command\": [\"sh\", \"-c\", \"$job; exec sleep 1200\"]}"
