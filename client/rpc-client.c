@@ -194,13 +194,33 @@ client_drain_out(struct rpc_client *c, struct rpc_client_error *err)
 	return 0;
 }
 
+/*
+ * One recv() straight into c->in's free space.  evbuffer_read() would ask
+ * FIONREAD first: a system call per reply that a blocking CLI can spare.
+ */
+static ssize_t
+client_recv(struct rpc_client *c)
+{
+	struct evbuffer_iovec	 v;
+	ssize_t			 n;
+
+	if (evbuffer_reserve_space(c->in, RPC_CLIENT_READ_CHUNK, &v, 1) != 1)
+		abort();
+	if ((n = recv(c->fd, v.iov_base, v.iov_len, 0)) > 0) {
+		v.iov_len = (size_t)n;
+		if (evbuffer_commit_space(c->in, &v, 1) == -1)
+			abort();
+	}
+	return n;
+}
+
 /* One read into c->in; EOF is "sandboxd closed the connection". */
 static int
 client_read_some(struct rpc_client *c, struct rpc_client_error *err)
 {
-	int	 n;
+	ssize_t	 n;
 
-	n = evbuffer_read(c->in, c->fd, RPC_CLIENT_READ_CHUNK);
+	n = client_recv(c);
 	if (n > 0)
 		return 0;
 	if (n == 0 || errno == ECONNRESET)
@@ -244,12 +264,15 @@ static int
 client_fill(struct rpc_client *c, const sigset_t *waitmask,
     struct rpc_client_error *err)
 {
-	int	 n, rv;
+	ssize_t	 n;
+	int	 rv;
 
 	for (;;) {
-		if ((rv = client_wait_readable(c, waitmask, err)) != 0)
+		/* Without an interrupt to watch, the blocking recv waits. */
+		if (c->interrupt != NULL &&
+		    (rv = client_wait_readable(c, waitmask, err)) != 0)
 			return rv;
-		n = evbuffer_read(c->in, c->fd, RPC_CLIENT_READ_CHUNK);
+		n = client_recv(c);
 		if (n > 0)
 			return 0;
 		if (n == 0)
@@ -389,14 +412,19 @@ rpc_client_call(struct rpc_client *c, const char *method, json_t *params,
 	if (client_encode(c, method, params, &n, &line, &len, err) == -1)
 		return -1;
 	id = json_integer(n);
-	sigprocmask(SIG_BLOCK, &c->signals, &old);
-	client_waitmask(c, &old, &wait);
+	/* Signals need blocking only when one may interrupt the call. */
+	if (c->interrupt != NULL) {
+		sigprocmask(SIG_BLOCK, &c->signals, &old);
+		client_waitmask(c, &old, &wait);
+	}
 	if (client_interrupted(c))
 		rv = RPC_CLIENT_INTERRUPTED;
 	else if ((rv = client_drain_out(c, err)) == 0 &&
 	    (rv = client_send(c, line, len, err)) == 0)
-		rv = client_await(c, id, &wait, result, error, err);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+		rv = client_await(c, id, c->interrupt != NULL ? &wait : NULL,
+		    result, error, err);
+	if (c->interrupt != NULL)
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	free(line);
 	json_decref(id);
 	return rv;
