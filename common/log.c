@@ -6,6 +6,7 @@
 #include <syslog.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <systemd/sd-journal.h>
 
@@ -61,6 +62,33 @@ level_name(int pri)
 	}
 }
 
+/*
+ * One line on stderr, written by one write(2): stderr is unbuffered, so
+ * piecewise stdio would cost a system call per field on the daemon's loop
+ * and let another process's line land in the middle of ours.
+ */
+static void
+log_stderr(int pri, const char *const *fields, const char *msg)
+{
+	char	 line[4096];
+	size_t	 n;
+	int	 w;
+
+	w = snprintf(line, sizeof line - 1, "%s: %s: %s", log_progname,
+	    level_name(pri), msg);
+	n = w < 0 ? 0 : (size_t)w < sizeof line - 1 ? (size_t)w :
+	    sizeof line - 2;
+	for (; fields != NULL && *fields != NULL && n < sizeof line - 2;
+	    fields++) {
+		w = snprintf(line + n, sizeof line - 1 - n, " %s", *fields);
+		n = w < 0 ? n : n + (size_t)w < sizeof line - 1 ?
+		    n + (size_t)w : sizeof line - 2;
+	}
+	line[n++] = '\n';
+	while (write(STDERR_FILENO, line, n) == -1 && errno == EINTR)
+		;
+}
+
 /* Writes one line; `fields` (may be NULL) become journal fields. */
 static void __attribute__((format(printf, 4, 0)))
 vlog(int pri, const char *const *fields, int with_errno, const char *fmt,
@@ -88,13 +116,8 @@ vlog(int pri, const char *const *fields, int with_errno, const char *fmt,
 			iov[i++] = (struct iovec){ (void *)*fields,
 			    strlen(*fields) };
 		sd_journal_sendv(iov, i);
-	} else {
-		fprintf(stderr, "%s: %s: %s", log_progname, level_name(pri),
-		    msg);
-		for (; fields != NULL && *fields != NULL; fields++)
-			fprintf(stderr, " %s", *fields);
-		fputc('\n', stderr);
-	}
+	} else
+		log_stderr(pri, fields, msg);
 	errno = saved;
 }
 
