@@ -155,6 +155,13 @@ log_debug(const char *fmt, ...)
 }
 
 void
+log_trace(const char *fmt, ...)
+{
+	if (log_verbosity > 1)
+		LOG_BODY(LOG_DEBUG, NULL, 0);
+}
+
+void
 log_event(const char *const *fields, const char *fmt, ...)
 {
 	if (log_verbosity >= 0)

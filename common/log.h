@@ -12,7 +12,7 @@
 
 #define LOG_FMT(a, b) __attribute__((format(printf, a, b)))
 
-/* verbosity: 0 info, 1 debug, -1 warnings only. */
+/* verbosity: 0 info, 1 debug, 2 trace (each gateway call), -1 warnings. */
 void	log_init(const char *progname, int verbosity);
 void	log_set_verbosity(int);
 int	log_get_verbosity(void);
@@ -21,6 +21,7 @@ void	log_warn(const char *, ...) LOG_FMT(1, 2);	/* + strerror(errno) */
 void	log_warnx(const char *, ...) LOG_FMT(1, 2);
 void	log_info(const char *, ...) LOG_FMT(1, 2);
 void	log_debug(const char *, ...) LOG_FMT(1, 2);
+void	log_trace(const char *, ...) LOG_FMT(1, 2);	/* verbosity ≥ 2 */
 noreturn void fatal(const char *, ...) LOG_FMT(1, 2);	/* + strerror */
 noreturn void fatalx(const char *, ...) LOG_FMT(1, 2);
 

@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "exec-session.h"
 #include "log.h"
+#include "metrics.h"
 #include "ring.h"
 #include "rpc-server.h"
 #include "xmalloc.h"
@@ -411,6 +412,7 @@ xs_output(void *arg, int stream, const unsigned char *data, size_t len)
 {
 	struct exec_session	*x = arg;
 
+	metrics_bytes(x->d->metrics, stream == 2 ? "stderr" : "stdout", len);
 	ring_add(x->ring, stream, 0, data, len);
 	exec_session_pump(x);
 }
@@ -600,8 +602,10 @@ exec_session_write(struct exec_session *x, struct rpc_req *req,
 	w->req = req;
 	w->bytes = len;
 	TAILQ_INSERT_TAIL(&x->writes, w, entry);
-	if (len > 0)
+	if (len > 0) {
+		metrics_bytes(x->d->metrics, "stdin", len);
 		gw_exec_stream_write(x->gx, data, len);
+	}
 	writes_check(-1, 0, x);
 }
 

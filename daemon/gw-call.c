@@ -6,9 +6,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gw-internal.h"
 #include "log.h"
+#include "metrics.h"
 #include "pbuf.h"
 #include "xmalloc.h"
 
@@ -28,6 +30,7 @@ struct gw_call {
 	grpc_status_code	 status;
 	grpc_slice		 details;
 	int			 attempt;
+	int64_t			 started_us;	/* monotonic */
 	int64_t			 budget_end;	/* monotonic ms */
 	struct event		*timer;		/* backoff, or a deferred fail */
 	struct gw_error		 fail;		/* set: report this, no call */
@@ -38,6 +41,27 @@ struct gw_call {
 static void	call_attempt(struct gw_call *);
 static void	call_done(struct cq_tag *, bool);
 
+int64_t
+gw_now_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+gw_call_ended(struct gw *gw, const char *method, int code, int64_t us)
+{
+	const char	*slash = strrchr(method, '/');
+
+	if (slash != NULL)
+		method = slash + 1;
+	metrics_gw_call(gw->metrics, method, code, us);
+	log_trace("gateway %s: %s after %lld us", method, gw_code_name(code),
+	    (long long)us);
+}
+
 /* Removes the call, reports once, and frees it. */
 static void
 call_finish(struct gw_call *c, const struct gw_error *err,
@@ -46,6 +70,10 @@ call_finish(struct gw_call *c, const struct gw_error *err,
 	struct gw	*gw = c->gw;
 
 	TAILQ_REMOVE(&gw->calls, c, entry);
+	/* Calls that never reached the wire are not the gateway's figures. */
+	if (c->attempt > 0)
+		gw_call_ended(gw, c->o.name, err ? err->grpc_code :
+		    GRPC_STATUS_OK, gw_now_us() - c->started_us);
 	if (err != NULL) {
 		gw->nfailed++;
 		log_debug("gateway %s failed: %s", c->o.name, err->message);
@@ -103,6 +131,7 @@ call_new(struct gw *gw, const struct gw_call_opts *o, gw_call_done *done,
 	c->done = done;
 	c->arg = arg;
 	c->budget_end = gw_now_ms() + (o->idempotent ? GW_RETRY_BUDGET * t : t);
+	c->started_us = gw_now_us();
 	c->timer = evtimer_new(gw->base, call_timer, c);
 	TAILQ_INSERT_TAIL(&gw->calls, c, entry);
 	gw->ncalls++;

@@ -62,6 +62,7 @@ struct gw {
 	uint64_t		 nretries;
 	uint64_t		 nfailed;	/* calls reported with an error */
 	uint64_t		 nstreams;	/* streams opened */
+	struct metrics		*metrics;	/* may be NULL */
 };
 
 /* --- errors and policy (gw-map.c) ------------------------------------ */
@@ -88,6 +89,12 @@ char	*gw_one_line(const char *s, size_t len);
 /* Jittered delay before retry number `retry` (1, 2, …): [base/2, base]. */
 int64_t	 gw_backoff_ms(int retry, uint32_t rnd);
 int64_t	 gw_now_ms(void);
+int64_t	 gw_now_us(void);
+/*
+ * A call or stream ended with `code` after `us`: the metrics are told and,
+ * at -vv, the log.  `method` is a full path or a short name.
+ */
+void	 gw_call_ended(struct gw *, const char *method, int code, int64_t us);
 
 /* --- channels (gw-channel.c) ----------------------------------------- */
 

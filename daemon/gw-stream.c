@@ -25,6 +25,7 @@ struct gw_stream {
 	struct gw_channel	*chan;
 	grpc_call		*call;		/* NULL: a dead stream */
 	const char		*method;
+	int64_t			 started_us;	/* monotonic */
 	const struct gw_stream_ops *ops;
 	void			*arg;
 
@@ -90,6 +91,7 @@ stream_new(struct gw *gw, const char *method, const struct gw_stream_ops *ops,
 
 	s->gw = gw;
 	s->method = method;
+	s->started_us = gw_now_us();
 	s->ops = ops;
 	s->arg = arg;
 	s->send_tag.done = stream_send_done;
@@ -352,6 +354,9 @@ stream_end(struct gw_stream *s)
 	TAILQ_REMOVE(&gw->streams, s, entry);
 	if (s->chan != NULL)
 		s->chan->inflight--;
+	if (s->call != NULL)	/* a dead stream never reached the gateway */
+		gw_call_ended(gw, s->method, s->status,
+		    gw_now_us() - s->started_us);
 	s->ops->end(s->arg, s->status, details);
 	free(details);
 	stream_drop_queue(s);

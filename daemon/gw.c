@@ -130,6 +130,7 @@ gw_new(struct event_base *base, const struct gw_options *o, char **err)
 	gw->target = xstrdup(o->target);
 	gw->tls = o->tls && strncmp(o->target, "unix:", 5) != 0;
 	gw->call_timeout_ms = o->call_timeout_ms;
+	gw->metrics = o->metrics;
 	TAILQ_INIT(&gw->calls);
 	TAILQ_INIT(&gw->streams);
 	if (md_build(gw, o, err) == -1 || gw_channels_open(gw, o, err) == -1) {

@@ -24,6 +24,7 @@
 #include "jsonrpc.h"
 
 struct gw;
+struct metrics;
 
 struct gw_options {
 	const char	*target;	/* "host:port" or "unix:/path" */
@@ -36,6 +37,7 @@ struct gw_options {
 	const char	*bearer;	/* CoreWeave key → authorization: Bearer */
 	const char	*entity;	/* → x-entity-id */
 	const char	*project;	/* → x-project-name, when set */
+	struct metrics	*metrics;	/* told of each call's end; may be NULL */
 };
 
 /* A failed call, mapped once here so callers never see gRPC codes. */

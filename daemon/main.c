@@ -266,6 +266,7 @@ setup_gateway(struct daemon *d, const char *flag)
 	o.bearer = d->creds.bearer;
 	o.entity = d->creds.entity;
 	o.project = d->creds.project;
+	o.metrics = d->metrics;
 	if (d->local_gw == NULL && o.api_key == NULL && o.bearer == NULL)
 		log_warnx("no API key found (SANDBOXD_API_KEY, credentials, "
 		    "api_key_file, WANDB_API_KEY, ~/.netrc): the gateway will "

@@ -5,6 +5,7 @@
 #include "base64.h"
 #include "daemon.h"
 #include "lease.h"
+#include "metrics.h"
 #include "params.h"
 #include "rpc.h"
 #include "xmalloc.h"
@@ -40,9 +41,11 @@ file_written(void *arg, const struct gw_error *err)
 
 	if (err != NULL)
 		rpc_fail_gw(op->req, err);
-	else
+	else {
+		metrics_bytes(op->req->d->metrics, "file_in", op->len);
 		rpc_reply(op->req, json_pack("{s:s, s:I}", "path", op->path,
 		    "bytes", (json_int_t)op->len));
+	}
 	file_op_free(op);
 }
 
@@ -85,6 +88,7 @@ file_got(void *arg, const struct gw_error *err, const unsigned char *data,
 	if (err != NULL)
 		rpc_fail_gw(op->req, err);
 	else {
+		metrics_bytes(op->req->d->metrics, "file_out", len);
 		b64 = b64_encode(data, len, NULL);
 		rpc_reply(op->req, json_pack("{s:s, s:s, s:I}", "path",
 		    op->path, "data_b64", b64, "bytes", (json_int_t)len));

@@ -5,13 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "daemon.h"
+#include "exec-session.h"
 #include "gw.h"
 #include "lease.h"
 #include "log.h"
 #include "metrics.h"
+#include "pool.h"
 #include "rpc.h"
 #include "rpc-server.h"
+#include "tail.h"
 #include "xmalloc.h"
 
 #define MAX_LABELS	2
@@ -227,12 +231,13 @@ metrics_gw_call(struct metrics *m, const char *method, int grpc_code,
     int64_t usec)
 {
 	const char	*v[] = { method, "UNKNOWN" };
+	const char	*by_method[] = { method };
 
 	if (grpc_code >= 0 && (size_t)grpc_code <
 	    sizeof grpc_code_names / sizeof grpc_code_names[0])
 		v[1] = grpc_code_names[grpc_code];
 	count(m, F_GW_CALLS, v, 1);
-	observe(m, F_GW_SECONDS, v, usec);
+	observe(m, F_GW_SECONDS, by_method, usec);
 }
 
 void
@@ -359,6 +364,128 @@ lease_gauges(struct daemon *d, json_t *fams)
 	}
 }
 
+/* Leases now by the pool they came from ("" for none). */
+static void
+leases_by_pool(struct daemon *d, json_t *fams)
+{
+	json_t		*n = json_object(), *v, *samples;
+	struct lease	*l;
+	const char	*pool;
+
+	for (l = lease_first(d->leases); l != NULL; l = lease_next(l)) {
+		pool = l->pool ? l->pool : "";
+		v = json_object_get(n, pool);
+		json_object_set_new(n, pool, json_integer(v ?
+		    json_integer_value(v) + 1 : 1));
+	}
+	samples = family_add(fams, "sandboxd_leases_by_pool", "gauge",
+	    "Leases held now, by the pool they came from (\"\": none).");
+	json_object_foreach(n, pool, v)
+		sample_add(samples, "sandboxd_leases_by_pool",
+		    json_pack("{s:s}", "pool", pool), json_incref(v));
+	json_decref(n);
+}
+
+/* One gauge family over the pools, labelled by pool, read from `key`. */
+static void
+pool_family(json_t *fams, json_t *pools, const char *name, const char *type,
+    const char *help, const char *key)
+{
+	json_t	*samples = family_add(fams, name, type, help), *p;
+	size_t	 i;
+
+	json_array_foreach(pools, i, p)
+		sample_add(samples, name, json_pack("{s:O}", "pool",
+		    json_object_get(p, "name")),
+		    json_incref(json_object_get(p, key)));
+}
+
+/* Warm pools: members by state, their target, starts that failed. */
+static void
+pool_gauges(struct daemon *d, json_t *fams)
+{
+	static const char *const states[] = { "ready", "starting", "leased" };
+	json_t	*pools = d->pools ? pools_to_json(d->pools) : json_array();
+	json_t	*samples, *p;
+	size_t	 i, j;
+
+	samples = family_add(fams, "sandboxd_pool_sandboxes", "gauge",
+	    "Sandboxes of each warm pool, by state.");
+	json_array_foreach(pools, i, p) {
+		for (j = 0; j < sizeof states / sizeof states[0]; j++)
+			sample_add(samples, "sandboxd_pool_sandboxes",
+			    json_pack("{s:O, s:s}", "pool",
+			    json_object_get(p, "name"), "state", states[j]),
+			    json_incref(json_object_get(p, states[j])));
+	}
+	pool_family(fams, pools, "sandboxd_pool_target", "gauge",
+	    "Ready sandboxes each pool aims to keep.", "target");
+	pool_family(fams, pools, "sandboxd_pool_waiting", "gauge",
+	    "Lease requests waiting for a pool's sandbox.", "waiting");
+	pool_family(fams, pools, "sandboxd_pool_start_failures_total",
+	    "counter", "Pool sandbox starts that failed.", "start_failures");
+	pool_family(fams, pools, "sandboxd_pool_backoff_milliseconds",
+	    "gauge", "Time before a failing pool tries to start again.",
+	    "backoff_ms");
+	json_decref(pools);
+}
+
+/* Budget use: sandbox-seconds in each user's window, and the pools'. */
+static void
+budget_gauges(struct daemon *d, json_t *fams)
+{
+	json_t		*b, *used, *limit, *pools, *u, *v;
+	const char	*k;
+	char		 uid[24];
+	size_t		 i;
+
+	if (d->budget == NULL)
+		return;
+	b = budget_all_json(d);
+	used = family_add(fams, "sandboxd_budget_used_sandbox_seconds",
+	    "gauge", "Sandbox-seconds each user used in their budget window, "
+	    "running leases included.");
+	limit = family_add(fams, "sandboxd_budget_limit_sandbox_seconds",
+	    "gauge", "Each user's sandbox-seconds budget (0: none).");
+	json_array_foreach(json_object_get(b, "users"), i, u) {
+		snprintf(uid, sizeof uid, "%lld", (long long)
+		    json_integer_value(json_object_get(u, "uid")));
+		sample_add(used, "sandboxd_budget_used_sandbox_seconds",
+		    json_pack("{s:s}", "uid", uid), json_incref(json_object_get(
+		    json_object_get(u, "used"), "sandbox_seconds")));
+		sample_add(limit, "sandboxd_budget_limit_sandbox_seconds",
+		    json_pack("{s:s}", "uid", uid), json_incref(json_object_get(
+		    json_object_get(u, "limits"), "sandbox_seconds")));
+	}
+	pools = family_add(fams, "sandboxd_budget_pool_sandbox_seconds_total",
+	    "counter", "Sandbox-seconds charged to each warm pool.");
+	json_object_foreach(json_object_get(b, "pool_sandbox_seconds"), k, v)
+		sample_add(pools, "sandboxd_budget_pool_sandbox_seconds_total",
+		    json_pack("{s:s}", "pool", k), json_incref(v));
+	single(fams, "sandboxd_host_sandboxes", "gauge",
+	    "Sandboxes this host holds now (leases and warm pools).",
+	    json_incref(json_object_get(b, "host_sandboxes")));
+	json_decref(b);
+}
+
+/* Client streams open now: running execs and log tails. */
+static void
+stream_gauges(struct daemon *d, json_t *fams)
+{
+	struct exec_session	*x;
+	json_t			*samples;
+	unsigned		 nexec = 0;
+
+	for (x = exec_session_first(d); x != NULL; x = exec_session_next(x))
+		nexec += x->state == EXEC_RUNNING;
+	samples = family_add(fams, "sandboxd_streams_open", "gauge",
+	    "Client streams open now, by kind.");
+	sample_add(samples, "sandboxd_streams_open", json_pack("{s:s}",
+	    "kind", "exec"), json_integer(nexec));
+	sample_add(samples, "sandboxd_streams_open", json_pack("{s:s}",
+	    "kind", "tail"), json_integer(tail_count(d)));
+}
+
 /* Channel states and call counters from the gateway client. */
 static void
 gateway_gauges(struct daemon *d, json_t *fams)
@@ -427,6 +554,10 @@ metrics_json(struct daemon *d)
 	single(fams, "sandboxd_rpc_pending", "gauge",
 	    "Control requests not yet answered.", json_integer(rpc_pending()));
 	lease_gauges(d, fams);
+	leases_by_pool(d, fams);
+	pool_gauges(d, fams);
+	budget_gauges(d, fams);
+	stream_gauges(d, fams);
 	gateway_gauges(d, fams);
 	fed_families(d->metrics, fams);
 	return json_pack("{s:o}", "families", fams);

@@ -45,8 +45,8 @@ void	metrics_lease_event(struct metrics *, const char *pool,
 /* A gateway call ended: `method` ("Start"), grpc_status_code, duration. */
 void	metrics_gw_call(struct metrics *, const char *method, int grpc_code,
 	    int64_t usec);
-/* Bytes moved for clients: `stream` is "stdin", "stdout", "stderr",
- * "file_in" or "file_out". */
+/* Bytes moved for clients: `stream` is "stdin", "stdout", "stderr" (exec),
+ * "file_in", "file_out" (file.write, file.read) or "tail" (logs sent). */
 void	metrics_bytes(struct metrics *, const char *stream, uint64_t n);
 
 /*

@@ -9,6 +9,7 @@
 #include "exec-session.h"
 #include "gw.h"
 #include "log.h"
+#include "metrics.h"
 #include "ring.h"
 #include "tail.h"
 #include "xmalloc.h"
@@ -224,6 +225,7 @@ reader_send(struct tail *r)
 		sd.time_ms = ts;
 	line = stream_data_line(&sd, &len);
 	rpc_client_send_line(r->c, line, len);
+	metrics_bytes(g->t->d->metrics, "tail", n);
 	r->cursor += n;
 }
 
@@ -450,6 +452,18 @@ tails_of_uid(struct tail_table *t, uid_t uid)
 
 	TAILQ_FOREACH(r, &t->tails, entry)
 		n += r->owner_uid == uid;
+	return n;
+}
+
+unsigned
+tail_count(struct daemon *d)
+{
+	struct tail	*r;
+	unsigned	 n = 0;
+
+	if (d->tails != NULL)
+		TAILQ_FOREACH(r, &d->tails->tails, entry)
+			n++;
 	return n;
 }
 

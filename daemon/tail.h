@@ -39,6 +39,8 @@ struct tail_start {
 struct tail	*tail_start(struct daemon *, const struct tail_start *,
 		    struct rpc_client *c, const char **why);
 struct tail	*tail_find(struct daemon *, const char *id);
+/* Tails open now, every user's (for the metrics). */
+unsigned	 tail_count(struct daemon *);
 const char	*tail_id(const struct tail *);
 uid_t		 tail_owner(const struct tail *);
 bool		 tail_shared(const struct tail *);

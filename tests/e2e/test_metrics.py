@@ -30,15 +30,19 @@ def clean_env(home):
     return env
 
 
-def start_daemon(d, procs, gateway, daemon_extra="", env=None, wait=True):
-    """sandboxd with its own config; returns (proc, socket path)."""
+def start_daemon(d, procs, gateway, daemon_extra="", env=None, wait=True,
+                 sections=""):
+    """sandboxd with its own config; returns (proc, socket path).
+
+    `sections` is config text after [gateway] ([pool.x], [budget]).
+    """
     sock = os.path.join(d, "sandboxd.sock")
     conf = os.path.join(d, "sandboxd.conf")
     with open(conf, "w") as f:
         f.write(f"[daemon]\nsocket = {sock}\nstate_dir = {d}/state\n"
                 f"{daemon_extra}"
                 f"[gateway]\naddress = {gateway}\n"
-                f"local_root = {d}/gwroot\n")
+                f"local_root = {d}/gwroot\n{sections}")
     p = procs([sbxtest.binary("sandboxd"), "-c", conf], "sandboxd.log",
               env=env or clean_env(d), dir=d)
     if wait:
@@ -343,3 +347,105 @@ def test_no_secret_in_figures(tmpdir_short, procs):
     assert SECRET not in text
     assert SECRET not in json.dumps(model)
     assert SECRET not in p.output()
+
+
+def labels_of(fams, family):
+    """The label names each sample of a family carries (less le)."""
+    return {tuple(sorted(k for k in lab if k != "le"))
+            for _, lab, _ in fams[family]["samples"]}
+
+
+def test_gateway_calls_and_bytes(daemon):
+    """exec and cp feed the gateway-call and bytes-streamed families."""
+    p, sock = daemon
+    rpc = Rpc(sock)
+    addr = rpc.call("metrics")["http"]
+    r = run_sbctl(sock, "lease")
+    assert r.returncode == 0, r.stderr
+    lease = r.stdout.decode().strip()
+    data = b"x" * 1000
+    r = subprocess.run([sbxtest.binary("sbctl"), "--socket", sock, "exec",
+                        "-i", lease, "--", "sh", "-c",
+                        "cat; printf err >&2"], input=data,
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0 and r.stdout == data, r.stderr
+    src = os.path.join(os.path.dirname(sock), "blob")
+    with open(src, "wb") as f:
+        f.write(b"y" * 4321)
+    assert run_sbctl(sock, "cp", src, f"{lease}:blob").returncode == 0
+    back = src + ".back"
+    assert run_sbctl(sock, "cp", f"{lease}:blob", back).returncode == 0
+    rpc.call("lease.release", lease=lease, wait=True)
+    fams = parse_prometheus(http_get(addr)[2])
+    check_histograms(fams)
+
+    calls = "sandboxd_gateway_calls_by_code_total"
+    assert fams[calls]["type"] == "counter"
+    assert labels_of(fams, calls) == {("code", "method")}
+    assert sample(fams, calls, method="Start", code="OK") == 1
+    assert sample(fams, calls, method="Stop", code="OK") == 1
+    assert sample(fams, calls, method="AddFile", code="OK") == 1
+    assert sample(fams, calls, method="RetrieveFile", code="OK") == 1
+    assert sample(fams, calls, method="StreamExec", code="OK") == 1
+    secs = "sandboxd_gateway_call_duration_seconds"
+    assert fams[secs]["type"] == "histogram"
+    assert labels_of(fams, secs) == {("method",)}
+    assert sample(fams, secs, secs + "_count", method="Start") == 1
+    assert sample(fams, secs, secs + "_count", method="StreamExec") == 1
+    assert sample(fams, secs, secs + "_sum", method="Start") > 0
+
+    b = "sandboxd_bytes_streamed_total"
+    assert labels_of(fams, b) == {("stream",)}
+    assert sample(fams, b, stream="stdin") == 1000
+    assert sample(fams, b, stream="stdout") == 1000
+    assert sample(fams, b, stream="stderr") == 3
+    assert sample(fams, b, stream="file_in") == 4321
+    assert sample(fams, b, stream="file_out") == 4321
+    rpc.close()
+
+
+def test_pools_budget_and_streams(tmpdir_short, procs, gw):
+    """Leases by pool, pool sizes, budget use and open streams."""
+    p, sock = start_daemon(tmpdir_short, procs, gw.target,
+                           "metrics_listen = 127.0.0.1:0\n",
+                           sections="[pool.w]\nwarm = 1\n"
+                           "[budget]\nsandbox_seconds = 3600\n"
+                           "window = 1h\n")
+    rpc = Rpc(sock)
+    addr = rpc.call("metrics")["http"]
+
+    def fams():
+        return parse_prometheus(http_get(addr)[2])
+
+    sbxtest.wait_for(lambda: sample(fams(), "sandboxd_pool_sandboxes",
+                                    pool="w", state="ready") == 1,
+                     timeout=60, what="a warm sandbox")
+    lease = rpc.call("lease.acquire", pool="w")
+    assert lease["warm"]
+    f = fams()
+    assert sample(f, "sandboxd_leases_by_pool", pool="w") == 1
+    assert sample(f, "sandboxd_pool_sandboxes", pool="w",
+                  state="leased") == 1
+    assert sample(f, "sandboxd_pool_target", pool="w") == 1
+    assert sample(f, "sandboxd_pool_start_failures_total", pool="w") == 0
+    assert sample(f, "sandboxd_pool_backoff_milliseconds", pool="w") == 0
+    uid = str(os.getuid())
+    assert sample(f, "sandboxd_budget_limit_sandbox_seconds",
+                  uid=uid) == 3600
+    assert sample(f, "sandboxd_budget_used_sandbox_seconds", uid=uid) >= 0
+    assert sample(f, "sandboxd_host_sandboxes") >= 2  # leased + refill
+    assert sample(f, "sandboxd_streams_open", kind="exec") == 0
+    assert sample(f, "sandboxd_streams_open", kind="tail") == 0
+
+    c = Rpc(sock)
+    c.call("exec.start", lease=lease["id"], argv=["cat"], stdin=True)
+    c.call("tail.start", lease=lease["id"], follow=True)
+    f = fams()
+    assert sample(f, "sandboxd_streams_open", kind="exec") == 1
+    assert sample(f, "sandboxd_streams_open", kind="tail") == 1
+    c.close()
+    sbxtest.wait_for(lambda: (lambda f: sample(
+        f, "sandboxd_streams_open", kind="exec") + sample(
+        f, "sandboxd_streams_open", kind="tail") == 0)(fams()),
+        what="streams closed with their client")
+    rpc.close()
