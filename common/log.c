@@ -16,9 +16,8 @@ static const char	*log_progname = "sandboxd";
 static int		 log_verbosity;
 static int		 log_to_journal;
 
-/* True when stderr is the journal stream systemd gave us. */
-static int
-stderr_is_journal(void)
+int
+log_stderr_is_journal(void)
 {
 	const char	*e = getenv("JOURNAL_STREAM");
 	unsigned long	 dev, ino;
@@ -36,7 +35,7 @@ log_init(const char *progname, int verbosity)
 {
 	log_progname = progname;
 	log_verbosity = verbosity;
-	log_to_journal = stderr_is_journal();
+	log_to_journal = log_stderr_is_journal();
 }
 
 void
@@ -105,13 +104,16 @@ vlog(int pri, const char *const *fields, int with_errno, const char *fmt,
 	}
 	if (log_to_journal) {
 		struct iovec	 iov[32];
-		char		 m[2100], p[32];
+		char		 m[2100], p[32], id[64];
 		int		 i = 0;
 
 		snprintf(m, sizeof m, "MESSAGE=%s", msg);
 		snprintf(p, sizeof p, "PRIORITY=%d", pri);
+		/* Else journald names us after the unit's executable path. */
+		snprintf(id, sizeof id, "SYSLOG_IDENTIFIER=%s", log_progname);
 		iov[i++] = (struct iovec){ m, strlen(m) };
 		iov[i++] = (struct iovec){ p, strlen(p) };
+		iov[i++] = (struct iovec){ id, strlen(id) };
 		for (; fields != NULL && *fields != NULL && i < 32; fields++)
 			iov[i++] = (struct iovec){ (void *)*fields,
 			    strlen(*fields) };

@@ -16,6 +16,8 @@
 void	log_init(const char *progname, int verbosity);
 void	log_set_verbosity(int);
 int	log_get_verbosity(void);
+/* True when fd 2 is the stream JOURNAL_STREAM (dev:ino) names. */
+int	log_stderr_is_journal(void);
 
 void	log_warn(const char *, ...) LOG_FMT(1, 2);	/* + strerror(errno) */
 void	log_warnx(const char *, ...) LOG_FMT(1, 2);

@@ -2,6 +2,8 @@
 #include <sys/syscall.h>
 
 #include <search.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -222,6 +224,34 @@ lease_unref(struct lease *l)
 	free(l);
 }
 
+void
+lease_log(const struct lease *l, const char *event, const char *fmt, ...)
+{
+	const char	*fields[6] = { NULL };
+	char		 ev[48], id[32], sb[96], uid[32], pool[96], msg[1024];
+	size_t		 n = 0;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	snprintf(ev, sizeof ev, "LEASE_EVENT=%s", event);
+	snprintf(id, sizeof id, "LEASE_ID=%s", l->id);
+	snprintf(uid, sizeof uid, "OWNER_UID=%u", (unsigned)l->owner_uid);
+	fields[n++] = ev;
+	fields[n++] = id;
+	if (l->sandbox_id != NULL) {
+		snprintf(sb, sizeof sb, "SANDBOX_ID=%s", l->sandbox_id);
+		fields[n++] = sb;
+	}
+	fields[n++] = uid;
+	if (l->pool != NULL) {
+		snprintf(pool, sizeof pool, "POOL=%s", l->pool);
+		fields[n++] = pool;
+	}
+	log_event(fields, "lease %s %s: %s", l->id, event, msg);
+}
+
 /* Tells the client that took the lease, if it is still there. */
 static void
 lease_notify(struct lease *l, const char *method, json_t *params)
@@ -241,8 +271,8 @@ lease_expired(evutil_socket_t fd, short what, void *arg)
 
 	if (l->removed)
 		return;
-	log_info("lease %s expired after %llds (%lldms late): stopping %s",
-	    l->id, (long long)((l->expires_ms - l->ready_ms) / 1000),
+	lease_log(l, "expired", "after %llds (%lldms late): stopping %s",
+	    (long long)((l->expires_ms - l->ready_ms) / 1000),
 	    (long long)late, l->sandbox_id);
 	lease_notify(l, "lease.expired", json_pack("{s:s, s:s?, s:f, s:I}",
 	    "lease", l->id, "sandbox_id", l->sandbox_id, "expired_at",
@@ -306,6 +336,7 @@ lease_renew(struct lease *l, int64_t ttl_ms)
 {
 	l->ttl_ms = ttl_ms;
 	lease_arm(l, ttl_ms);
+	lease_log(l, "renewed", "for %llds", (long long)(ttl_ms / 1000));
 	state_dirty(l->d);
 }
 
@@ -347,7 +378,7 @@ lease_set_client(struct lease *l, struct rpc_client *c)
 static void
 lease_gone_with(struct lease *l, const char *why)
 {
-	log_info("lease %s: %s; releasing %s", l->id, why, l->sandbox_id ?
+	lease_log(l, "owner_gone", "%s; releasing %s", why, l->sandbox_id ?
 	    l->sandbox_id : "(still starting)");
 	if (l->state == LEASE_STARTING)
 		l->bind = LEASE_BIND_NONE;	/* acquire sees the client gone */
@@ -411,7 +442,7 @@ lease_unbind(struct lease *l)
 void
 lease_lost(struct lease *l, const char *why)
 {
-	log_warnx("lease %s lost: %s", l->id, why);
+	lease_log(l, "lost", "%s", why);
 	lease_notify(l, "lease.lost", json_pack("{s:s, s:s?, s:s}", "lease",
 	    l->id, "sandbox_id", l->sandbox_id, "reason", why));
 	lease_stop(l, LEASE_LOST, NULL, NULL);

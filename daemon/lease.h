@@ -126,6 +126,14 @@ void		 lease_lost(struct lease *, const char *why);
 void		 lease_update(struct lease *, const struct gw_sandbox *);
 bool		 lease_finished(const struct lease *);
 
+/*
+ * Logs a lease event ("acquired", "renewed", "released", "reclaimed",
+ * "expired", "lost", "owner_gone") with the journal fields LEASE_EVENT=,
+ * LEASE_ID=, SANDBOX_ID= (once known), OWNER_UID= and POOL= (from a pool).
+ */
+void		 lease_log(const struct lease *, const char *event,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 const char	*lease_state_name(enum lease_state);
 json_t		*lease_to_json(const struct lease *);
 

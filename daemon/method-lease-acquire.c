@@ -87,8 +87,10 @@ acquire_fail(struct acquire *a, enum rpc_err e, json_t *data, const char *msg)
 	    e == RPC_ERR_SANDBOX_FAILED)
 		metrics_lease_event(a->req->d->metrics, a->pool_name,
 		    METRICS_LEASE_FAILED);
-	if (a->l != NULL && !a->l->removed)
+	if (a->l != NULL && !a->l->removed) {
+		lease_log(a->l, "reclaimed", "never handed out: %s", msg);
 		lease_stop(a->l, LEASE_RELEASING, NULL, NULL);
+	}
 	rpc_fail(a->req, e, data, "%s", msg);
 	acquire_free(a);
 }
@@ -97,18 +99,7 @@ acquire_fail(struct acquire *a, enum rpc_err e, json_t *data, const char *msg)
 static void
 log_acquired(const struct lease *l)
 {
-	const char	*fields[5] = { NULL };
-	char		 f0[64], f1[96], f2[32], f3[96];
-
-	snprintf(f0, sizeof f0, "LEASE_ID=%s", l->id);
-	snprintf(f1, sizeof f1, "SANDBOX_ID=%s", l->sandbox_id);
-	snprintf(f2, sizeof f2, "OWNER_UID=%u", (unsigned)l->owner_uid);
-	snprintf(f3, sizeof f3, "POOL=%s", l->pool ? l->pool : "");
-	fields[0] = f0;
-	fields[1] = f1;
-	fields[2] = f2;
-	fields[3] = f3;
-	log_event(fields, "lease %s: sandbox %s %s for uid %u%s%s%s", l->id,
+	lease_log(l, "acquired", "sandbox %s %s for uid %u%s%s%s",
 	    l->sandbox_id, lease_state_name(l->state), (unsigned)l->owner_uid,
 	    l->pool ? " (pool " : "", l->pool ? l->pool : "",
 	    l->pool ? (l->warm ? ", warm)" : ", cold)") : "");

@@ -132,6 +132,7 @@ lease_release(struct rpc_req *req)
 		    "starting", l->id);
 		return RPC_NORMAL;
 	}
+	lease_log(l, "released", "by uid %u", (unsigned)req->peer.uid);
 	if (wait) {
 		lease_stop(l, LEASE_RELEASING, lease_released,
 		    lease_op_new(req, l));

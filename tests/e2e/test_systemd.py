@@ -34,12 +34,13 @@ def clean_env(home, **extra):
     return env
 
 
-def write_conf(d, gateway, socket_path=None):
+def write_conf(d, gateway, socket_path=None, extra=""):
     conf = os.path.join(d, "sandboxd.conf")
     with open(conf, "w") as f:
         f.write(f"[daemon]\nsocket = {socket_path or d + '/sandboxd.sock'}\n"
                 f"state_dir = {d}/state\n"
-                f"[gateway]\naddress = {gateway}\nlocal_root = {d}/gwroot\n")
+                f"[gateway]\naddress = {gateway}\nlocal_root = {d}/gwroot\n"
+                f"{extra}")
     return conf
 
 
@@ -57,13 +58,15 @@ class FdProc(sbxtest.Proc):
         self.pid = self.p.pid
 
 
-def start(d, procs, gateway, env, wrapper=(), pass_fds=None):
+def start(d, procs, gateway, env, wrapper=(), pass_fds=None, extra="",
+          args=()):
     """sandboxd -c CONF under an optional wrapper; returns (proc, socket).
 
     With pass_fds the caller stops the process (procs cannot pass fds).
+    `extra` is config text after [gateway] ([pool.x]); `args` more flags.
     """
-    conf = write_conf(d, gateway)
-    argv = [*wrapper, sbxtest.binary("sandboxd"), "-c", conf]
+    conf = write_conf(d, gateway, extra=extra)
+    argv = [*wrapper, sbxtest.binary("sandboxd"), "-c", conf, *args]
     if pass_fds is not None:
         p = FdProc(argv, os.path.join(d, "sandboxd.log"), env, pass_fds)
     else:
@@ -278,6 +281,84 @@ def test_no_notify_socket_no_trouble(tmpdir_short, procs, gw):
     p, sock = start(tmpdir_short, procs, gw.target, env)
     wait_socket(p, sock)
     assert Rpc(sock).call("status")["leases"] == 0
+
+
+# --- logging -----------------------------------------------------------------
+
+def lease_events(output):
+    """[(event, {field: value})] from the stderr lines with LEASE_EVENT=."""
+    out = []
+    for line in output.splitlines():
+        fields = dict(m.groups() for m in
+                      re.finditer(r" ([A-Z_]+)=(\S*)", line))
+        if "LEASE_EVENT" in fields:
+            out.append((fields["LEASE_EVENT"], fields))
+    return out
+
+
+def events_of(p, lease, event):
+    return [f for e, f in lease_events(p.output())
+            if f["LEASE_ID"] == lease and e == event]
+
+
+def test_lease_events_carry_journal_fields(tmpdir_short, procs, gw):
+    """acquire, renew, release (sbctl reclaim), expiry, the owner gone:
+    each logged with LEASE_ID, SANDBOX_ID, OWNER_UID, and POOL when the
+    lease came from a pool (on stderr the fields follow the message)."""
+    p, sock = start(tmpdir_short, procs, gw.target, clean_env(tmpdir_short),
+                    extra="[pool.w]\nwarm = 1\n")
+    wait_socket(p, sock)
+    uid = str(os.getuid())
+    rpc = Rpc(sock)
+    sbxtest.wait_for(lambda: rpc.call("pool.list")["pools"][0]["ready"] == 1,
+                     timeout=60, what="a warm sandbox")
+    pooled = rpc.call("lease.acquire", pool="w")
+    plain = rpc.call("lease.acquire")
+    rpc.call("lease.renew", lease=plain["id"], ttl=600)
+    r = subprocess.run([sbxtest.binary("sbctl"), "--socket", sock, "reclaim",
+                        plain["id"]], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    short = rpc.call("lease.acquire", ttl=1)
+    bound = Rpc(sock)
+    gone = bound.call("lease.acquire", bind="connection")
+    bound.close()
+    sbxtest.wait_for(lambda: events_of(p, short["id"], "expired")
+                     and events_of(p, gone["id"], "owner_gone"),
+                     what="expiry and owner-gone events")
+    rpc.close()
+
+    for lease, event in ((pooled, "acquired"), (plain, "acquired"),
+                         (plain, "renewed"), (plain, "released"),
+                         (short, "expired"), (gone, "owner_gone")):
+        found = events_of(p, lease["id"], event)
+        assert len(found) == 1, (lease["id"], event, p.output())
+        f = found[0]
+        assert f["SANDBOX_ID"] == lease["sandbox_id"], f
+        assert f["OWNER_UID"] == uid, f
+        if lease is pooled:
+            assert f["POOL"] == "w", f
+        else:
+            assert "POOL" not in f, f
+
+
+def test_lease_never_handed_out_is_logged_reclaimed(tmpdir_short, procs):
+    """The client leaves while its sandbox starts: the daemon reclaims
+    the lease, and says so with the lease's fields."""
+    gw = Gateway(tmpdir_short, procs, args=["--fault", "latency=Start:1s"])
+    p, sock = start(tmpdir_short, procs, gw.target, clean_env(tmpdir_short))
+    wait_socket(p, sock)
+    c, watcher = Rpc(sock), Rpc(sock)
+    c.send("lease.acquire", {})
+    starting = sbxtest.wait_for(lambda: watcher.call("lease.list")["leases"],
+                                what="the lease, starting")
+    c.close()
+    watcher.close()
+    ev = sbxtest.wait_for(lambda: [f for e, f in lease_events(p.output())
+                                   if e == "reclaimed"],
+                          what="a reclaimed lease")
+    assert ev[0]["OWNER_UID"] == str(os.getuid())
+    assert ev[0]["LEASE_ID"] == starting[0]["id"]
+    assert "client went away" in p.output()
 
 
 # --- socket activation -------------------------------------------------------
