@@ -1,7 +1,7 @@
 /*
  * sbctl doctor: checks, in order, what has to work for sbctl to be useful
- * (the socket, the daemon, the gateway, its acceptance of our key, the
- * clock) and says for each failure what to fix.  Later checks that depend
+ * (the socket, the daemon, the gateway, its acceptance of our key, each
+ * warm pool, the clock) and says for each failure what to fix.  Later checks that depend
  * on an earlier one are skipped, not failed twice.
  */
 #include <sys/stat.h>
@@ -43,8 +43,8 @@ static int	cmd_doctor_exec(struct sbctl *, const struct sbctl_cmd *, int,
 const struct sbctl_cmd cmd_doctor_entry = {
 	.name = "doctor",
 	.usage = "",
-	.summary = "Check the socket, sandboxd, the gateway, the API key and "
-	    "the clock; say what to fix.  Exits non-zero when something is "
+	.summary = "Check the socket, sandboxd, the gateway, the API key, "
+	    "the warm pools and the clock; say what to fix.  Exits non-zero when something is "
 	    "wrong (69 unreachable, 77 refused, 1 otherwise).",
 	.min_args = 0,
 	.max_args = 0,
@@ -210,6 +210,19 @@ gateway_fix(const char *kind)
 	return "see journalctl -u sandboxd for the gateway's answer";
 }
 
+/* The gateway is not ours and sandboxd has no key of any kind. */
+static bool
+no_key_for_remote(json_t *r)
+{
+	const char	*addr = json_string_value(json_object_get(r, "address"));
+	const char	*src = json_string_value(json_object_get(r,
+			    "key_source"));
+
+	return addr != NULL && strcmp(addr, "local") != 0 && src != NULL &&
+	    strcmp(src, "none") == 0 &&
+	    !json_is_true(json_object_get(r, "bearer"));
+}
+
 /* Reports an answered gateway.check: reachability, then the key. */
 static void
 report_gateway_check(struct doctor *doc, json_t *r)
@@ -232,6 +245,16 @@ report_gateway_check(struct doctor *doc, json_t *r)
 	msg = msg ? msg : "";
 	auth = strcmp(kind, "unauthenticated") == 0 ||
 	    strcmp(kind, "permission_denied") == 0;
+	if (auth && no_key_for_remote(r)) {
+		report(doc, "gateway", DOC_OK, NULL, "%s answered", addr);
+		report(doc, "auth", DOC_FAIL, "put the key in "
+		    "/etc/sandboxd/api-key (root:root 0600; the unit loads it "
+		    "with LoadCredential=), or set api_key_file in "
+		    "sandboxd.conf; then restart sandboxd", "sandboxd has no "
+		    "API key, and the gateway wants one (%s): %s", kind, msg);
+		failed(doc, SBCTL_EXIT_NOPERM);
+		return;
+	}
 	if (auth) {
 		report(doc, "gateway", DOC_OK, NULL, "%s answered", addr);
 		report(doc, "auth", DOC_FAIL, gateway_fix(kind), "the gateway "
@@ -276,6 +299,55 @@ check_gateway(struct doctor *doc)
 		doc->daemon_time = json_incref(json_object_get(r, "time"));
 	report_gateway_check(doc, r);
 	json_decref(r);
+}
+
+/*
+ * One check per warm pool, from status: starts failing (the gateway's
+ * reason, and the backoff), or fewer warm than its target with nothing
+ * starting to make up for it.
+ */
+static void
+check_pools(struct doctor *doc)
+{
+	json_t		*p;
+	const char	*name, *err;
+	json_int_t	 target, ready, starting, failures, backoff;
+	char		 fix[512];
+	size_t		 i;
+
+	json_array_foreach(json_object_get(doc->status, "pools"), i, p) {
+		name = json_string_value(json_object_get(p, "name"));
+		err = json_string_value(json_object_get(p, "last_error"));
+		target = json_integer_value(json_object_get(p, "target"));
+		ready = json_integer_value(json_object_get(p, "ready"));
+		starting = json_integer_value(json_object_get(p, "starting"));
+		failures = json_integer_value(json_object_get(p,
+		    "start_failures"));
+		backoff = json_integer_value(json_object_get(p, "backoff_ms"));
+		name = name ? name : "?";
+		if (ready < target && (backoff > 0 || (failures > 0 &&
+		    err != NULL))) {
+			snprintf(fix, sizeof fix, "check [pool.%s] in "
+			    "sandboxd.conf (image, command, resources) "
+			    "against the gateway's answer; sbctl pool resize "
+			    "%s 0 stops the retries", name, name);
+			report(doc, "pool", DOC_FAIL, fix, "%s: %lld/%lld warm, "
+			    "%lld start(s) failed, retrying in %.1f s: %s",
+			    name, (long long)ready, (long long)target,
+			    (long long)failures, backoff / 1000.0,
+			    err ? err : "(no reason given)");
+			failed(doc, SBCTL_EXIT_FAILURE);
+		} else if (ready + starting < target) {
+			snprintf(fix, sizeof fix, "raise max or max_starting "
+			    "of [pool.%s], or the host's max_sandboxes", name);
+			report(doc, "pool", DOC_WARN, fix, "%s: %lld/%lld warm "
+			    "and only %lld starting", name, (long long)ready,
+			    (long long)target, (long long)starting);
+		} else
+			report(doc, "pool", DOC_OK, NULL, "%s: %lld/%lld warm%s",
+			    name, (long long)ready, (long long)target,
+			    ready < target ? ", the rest starting" : "");
+	}
 }
 
 /*
@@ -330,6 +402,7 @@ cmd_doctor_exec(struct sbctl *sb, const struct sbctl_cmd *self, int argc,
 	doc.checks = json_array();
 	if (check_socket(&doc) == 0 && check_daemon(&doc) == 0) {
 		check_gateway(&doc);
+		check_pools(&doc);
 		check_clock(&doc);
 	}
 	if (sb->json) {

@@ -115,7 +115,11 @@ read_secret_file(const char *path, size_t max, bool missing_ok, char **out,
 	return 0;
 }
 
-/* A key file: its whole content, trimmed, must be one key. */
+/*
+ * A key file: its whole content, trimmed, must be one key.  With
+ * `missing_ok` (the credentials directory) a missing or blank file is 1:
+ * blank is the unit's SetCredential= default when /etc has no key file.
+ */
 static int
 key_from_file(const char *path, bool missing_ok, char **key, char **err)
 {
@@ -126,6 +130,10 @@ key_from_file(const char *path, bool missing_ok, char **key, char **err)
 	    err)) != 0)
 		return rc;
 	trim(buf);
+	if (missing_ok && *buf == '\0') {
+		wipe(buf);
+		return 1;
+	}
 	if (!key_ok(buf)) {
 		*err = xasprintf("%s: %s", path, *buf == '\0' ?
 		    "empty API key" : "API key has spaces or control "

@@ -29,8 +29,11 @@ check_done(void *arg, const struct gw_error *err, const struct gw_sandbox *sb,
 	struct daemon	*d = c->req->d;
 	json_t		*r;
 
-	r = json_pack("{s:b, s:s?, s:s?, s:I, s:f}", "ok", err == NULL,
-	    "address", d->cfg.gateway.address, "target", d->gateway_target,
+	/* Where the key came from ("none": no key), never the key. */
+	r = json_pack("{s:b, s:s?, s:s?, s:s?, s:b, s:I, s:f}", "ok",
+	    err == NULL, "address", d->cfg.gateway.address, "target",
+	    d->gateway_target, "key_source", d->creds.source,
+	    "bearer", d->creds.bearer != NULL,
 	    "latency_ms", (json_int_t)(now_mono_ms() - c->started_ms),
 	    "time", now_wall_ms() / 1000.0);	/* doctor's clock check */
 	if (err != NULL) {

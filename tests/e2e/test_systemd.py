@@ -427,6 +427,8 @@ def keyed_gateway(d, procs):
 
 
 def creds_dir(d, key, name="creds"):
+    """A credentials directory; key "" gives what the unit's
+    SetCredential=api-key:\\n leaves when /etc/sandboxd/api-key is missing."""
     c = os.path.join(d, name)
     os.makedirs(c, mode=0o700)
     fd = os.open(os.path.join(c, "api-key"), os.O_WRONLY | os.O_CREAT,
@@ -528,3 +530,64 @@ def test_doctor_bad_key(tmpdir_short, procs):
     assert j["ok"] is False
     auth = [c for c in j["checks"] if c["check"] == "auth"][0]
     assert auth["result"] == "FAIL" and "valid key" in auth["fix"]
+
+
+def pool_of(rpc, name):
+    return [x for x in rpc.call("pool.list")["pools"] if x["name"] == name][0]
+
+
+def test_doctor_pools(tmpdir_short, procs):
+    """A healthy pool is ok; a pool whose starts the gateway refuses is a
+    failure with the gateway's reason and what to fix (exit 1)."""
+    d = tmpdir_short
+    faults = os.path.join(d, "faults")
+    gw = Gateway(d, procs, args=["--fault-file", faults])
+    p, sock = start(d, procs, gw.target, clean_env(d),
+                    extra="[pool.good]\nwarm = 1\n[pool.bad]\nwarm = 0\n")
+    wait_socket(p, sock)
+    rpc = Rpc(sock)
+    sbxtest.wait_for(lambda: pool_of(rpc, "good")["ready"] == 1,
+                     timeout=60, what="the good pool warm")
+    r = doctor(sock)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"^ok +pool +good: 1/1 warm$", r.stdout, re.M), r.stdout
+    assert re.search(r"^ok +pool +bad: 0/0 warm$", r.stdout, re.M), r.stdout
+
+    # From now on the gateway refuses every Start: only "bad" starts.
+    with open(faults, "w") as f:
+        f.write("unavailable=Start:1\n")
+    gw.proc.signal(signal.SIGUSR1)
+    sbxtest.wait_for(lambda: "faults reloaded" in gw.proc.output(),
+                     what="faults reloaded")
+    rpc.call("pool.resize", pool="bad", warm=1)
+    sbxtest.wait_for(lambda: pool_of(rpc, "bad")["start_failures"] >= 1,
+                     timeout=60, what="a failed start")
+    rpc.close()
+    r = doctor(sock)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert re.search(r"^ok +pool +good: 1/1 warm$", r.stdout, re.M), r.stdout
+    assert re.search(r"^FAIL +pool +bad: 0/1 warm, \d+ start\(s\) failed, "
+                     r"retrying in [0-9.]+ s: .*injected fault", r.stdout,
+                     re.M), r.stdout
+    assert "fix: check [pool.bad] in sandboxd.conf" in r.stdout
+    j = json.loads(doctor(sock, "--json").stdout)
+    bad = [c for c in j["checks"] if c["check"] == "pool"
+           and c["detail"].startswith("bad:")][0]
+    assert bad["result"] == "FAIL" and "pool resize bad 0" in bad["fix"]
+
+
+def test_doctor_remote_gateway_without_key(tmpdir_short, procs):
+    """No key at all (as when /etc/sandboxd/api-key is missing and the
+    unit's empty default stands in): doctor names the missing key."""
+    d = tmpdir_short
+    gw = keyed_gateway(d, procs)
+    env = clean_env(d, CREDENTIALS_DIRECTORY=creds_dir(d, ""),
+                    WANDB_ENTITY_NAME="sbx-entity")
+    p, sock = start(d, procs, gw.target, env)
+    wait_socket(p, sock)
+    assert "key from none" in p.output()
+    r = doctor(sock)
+    assert r.returncode == 77, r.stdout + r.stderr
+    assert re.search(r"^FAIL +auth +sandboxd has no API key", r.stdout,
+                     re.M), r.stdout
+    assert "fix: put the key in /etc/sandboxd/api-key" in r.stdout

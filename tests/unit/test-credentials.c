@@ -154,7 +154,10 @@ test_precedence(void **state)
 	assert_null(c.api_key);
 }
 
-/* A credentials directory without api-key is passed over; blank env too. */
+/*
+ * A credentials directory without api-key, or with an empty one, is passed
+ * over; blank env too.
+ */
 static void
 test_skips(void **state)
 {
@@ -166,6 +169,13 @@ test_skips(void **state)
 	setenv("WANDB_API_KEY", "k-wandb\n", 1);
 	assert_int_equal(resolve(NULL, &c, &err), 0);
 	assert_string_equal(c.api_key, "k-wandb");
+	credentials_free(&c);
+
+	/* Blank: the unit's SetCredential=api-key:\n stands in for no file. */
+	put_file("creds/api-key", "\n", 0400);
+	assert_int_equal(resolve(NULL, &c, &err), 0);
+	assert_string_equal(c.api_key, "k-wandb");
+	assert_string_equal(c.source, "WANDB_API_KEY");
 	credentials_free(&c);
 }
 
