@@ -45,6 +45,8 @@
 #define REMOTE_GATEWAY	"api.cwsandbox.com:443"
 
 static struct daemon	 daemon_ctx;
+/* How many -v: then the configured verbose is ignored, on reload too. */
+static int		 verbose_flags;
 
 static noreturn void
 usage(int status)
@@ -58,7 +60,7 @@ usage(int status)
 "      --gateway ADDR  local | remote | host:port | unix:/path\n"
 "      --state-dir DIR state directory\n"
 "  -f, --foreground    accepted for compatibility: sandboxd never forks\n"
-"  -v, --verbose       more logging (repeat for more)\n"
+"  -v, --verbose       debug logging; -vv also each gateway call\n"
 "  -V, --version       print the version\n"
 "See sandboxd(8) and sandboxd.conf(5).\n");
 	exit(status);
@@ -167,7 +169,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		notify_ready(d->notify);
 		return;
 	}
-	log_set_verbosity((int)cfg.daemon.verbose);
+	if (verbose_flags == 0)	/* -v on the command line wins */
+		log_set_verbosity((int)cfg.daemon.verbose);
 	/* Budgets and limits apply to new requests from now on. */
 	budgets_adopt(&d->cfg, &cfg);
 	d->cfg.daemon.max_clients = cfg.daemon.max_clients;
@@ -307,7 +310,7 @@ main(int argc, char **argv)
 	const char	*sock = NULL, *gwflag = NULL, *state = NULL;
 	struct event	*sigs[4];
 	char		*err = NULL;
-	int		 ch, verbose = 0, fd;
+	int		 ch, fd;
 	bool		 keep_gw;
 	unsigned	 nleft;
 
@@ -318,7 +321,7 @@ main(int argc, char **argv)
 		case 'g': gwflag = optarg; break;
 		case 'S': state = optarg; break;
 		case 'f': break;
-		case 'v': verbose++; break;
+		case 'v': verbose_flags++; break;
 		case 'V': printf("sandboxd %s\n", SANDBOXD_VERSION); return 0;
 		case 'h': usage(0);
 		default: usage(64);
@@ -326,7 +329,7 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(64);
-	log_init("sandboxd", verbose);
+	log_init("sandboxd", verbose_flags);
 	/* Our memory will hold the API key: no core dumps, no same-uid ptrace. */
 	if (prctl(PR_SET_DUMPABLE, 0) == -1)
 		log_warn("prctl PR_SET_DUMPABLE");
@@ -336,7 +339,7 @@ main(int argc, char **argv)
 	if (d->config_path != NULL &&
 	    config_load(d->config_path, &d->cfg, &err) == -1)
 		fatalx("%s", err);
-	if (verbose == 0)
+	if (verbose_flags == 0)
 		log_set_verbosity((int)d->cfg.daemon.verbose);
 
 	signal(SIGPIPE, SIG_IGN);

@@ -361,6 +361,36 @@ def test_lease_never_handed_out_is_logged_reclaimed(tmpdir_short, procs):
     assert "client went away" in p.output()
 
 
+def test_verbosity_levels_and_reload(tmpdir_short, procs, gw):
+    """-v logs debug lines, -vv also each gateway call; a SIGHUP reload
+    (the file says verbose = 0) keeps the command line's level."""
+    v1 = os.path.join(tmpdir_short, "v1")
+    os.makedirs(v1)
+    p1, sock1 = start(v1, procs, gw.target, clean_env(v1), args=["-v"])
+    p2, sock2 = start(tmpdir_short, procs, gw.target,
+                      clean_env(tmpdir_short), args=["-vv"])
+    for p, sock in ((p1, sock1), (p2, sock2)):
+        wait_socket(p, sock)
+        rpc = Rpc(sock)
+        rpc.call("lease.release", lease=rpc.call("lease.acquire")["id"],
+                 wait=True)
+        rpc.close()
+    call_re = re.compile(r"^sandboxd: debug: gateway Start: OK after \d+ us$",
+                         re.M)
+    assert "sandboxd: debug: " in p1.output()
+    assert not call_re.search(p1.output()), p1.output()
+    assert call_re.search(p2.output()), p2.output()
+
+    p2.signal(signal.SIGHUP)
+    sbxtest.wait_for(lambda: "configuration reloaded" in p2.output(),
+                     what="reload")
+    rpc = Rpc(sock2)
+    rpc.call("lease.acquire")
+    rpc.close()
+    after = p2.output().split("configuration reloaded", 1)[1]
+    assert call_re.search(after), after
+
+
 # --- socket activation -------------------------------------------------------
 
 # Becomes the daemon: the test's socket as fd 3 and LISTEN_PID = our pid,
