@@ -1,5 +1,6 @@
 /* sd_notify: readiness, status, reload, stop and watchdog; see notify.h. */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include "lease.h"
 #include "log.h"
 #include "notify.h"
+#include "pool.h"
 #include "rpc-server.h"
 #include "xmalloc.h"
 
@@ -54,6 +56,27 @@ channels_in(json_t *gw, const char *state, int *total)
 	return n;
 }
 
+/* "; pools 3/4 warm" over every pool, or "" without pools. */
+static void
+pools_summary(struct daemon *d, char *buf, size_t len)
+{
+	json_t		*pools = d->pools ? pools_to_json(d->pools) : NULL, *p;
+	json_int_t	 ready = 0, target = 0;
+	size_t		 i;
+
+	*buf = '\0';
+	if (json_array_size(pools) > 0) {
+		json_array_foreach(pools, i, p) {
+			ready += json_integer_value(json_object_get(p, "ready"));
+			target += json_integer_value(json_object_get(p,
+			    "target"));
+		}
+		snprintf(buf, len, "; pools %lld/%lld warm", (long long)ready,
+		    (long long)target);
+	}
+	json_decref(pools);
+}
+
 char *
 notify_status_line(struct daemon *d)
 {
@@ -61,7 +84,7 @@ notify_status_line(struct daemon *d)
 	json_t		*gw;
 	unsigned	 leases = 0, starting = 0;
 	int		 ready, total;
-	char		*line;
+	char		*line, pools[64];
 
 	for (l = lease_first(d->leases); l != NULL; l = lease_next(l)) {
 		leases++;
@@ -71,11 +94,12 @@ notify_status_line(struct daemon *d)
 	gw = gw_status_json(d->gw);
 	ready = channels_in(gw, "ready", &total);
 	json_decref(gw);
-	line = xasprintf("%s%u lease%s (%u starting), %u client%s; gateway %s: "
-	    "%d/%d channels ready", d->stopping ? "stopping: " : "", leases,
+	pools_summary(d, pools, sizeof pools);
+	line = xasprintf("%s%u lease%s (%u starting), %u client%s%s; gateway "
+	    "%s: %d/%d channels ready", d->stopping ? "stopping: " : "", leases,
 	    leases == 1 ? "" : "s", starting,
 	    d->server ? rpc_server_nclients(d->server) : 0,
-	    d->server && rpc_server_nclients(d->server) == 1 ? "" : "s",
+	    d->server && rpc_server_nclients(d->server) == 1 ? "" : "s", pools,
 	    d->cfg.gateway.address ? d->cfg.gateway.address : "-", ready,
 	    total);
 	return line;

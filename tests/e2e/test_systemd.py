@@ -214,15 +214,19 @@ def test_sysusers_and_tmpfiles_apply(tmpdir_short):
 # --- sd_notify ---------------------------------------------------------------
 
 def test_notify_ready_status_reload_stop(tmpdir_short, procs, gw, notify):
-    """READY=1 once the socket accepts; STATUS kept current; RELOADING=1
-    then READY=1 on SIGHUP; STOPPING=1 on SIGTERM."""
+    """READY=1 once the socket accepts; STATUS kept current (leases,
+    pools warm, gateway); RELOADING=1 then READY=1 on SIGHUP; STOPPING=1
+    on SIGTERM."""
     env = clean_env(tmpdir_short, NOTIFY_SOCKET=notify.path)
-    p, sock = start(tmpdir_short, procs, gw.target, env)
+    p, sock = start(tmpdir_short, procs, gw.target, env,
+                    extra="[pool.w]\nwarm = 1\n")
     i, ready = notify.wait(lambda m: m.get("READY") == "1", what="READY=1")
     # Sent only after the control socket listens: it accepts right now.
     assert sbxtest.unix_connectable(sock)
     assert "0 leases" in ready["STATUS"]
-    assert "gateway" in ready["STATUS"]
+    assert re.search(r"; pools [01]/1 warm; gateway ", ready["STATUS"]), ready
+    i, _ = notify.wait(lambda m: "pools 1/1 warm" in m.get("STATUS", ""),
+                       what="STATUS with the pool warm", after=i)
 
     rpc = Rpc(sock)
     lease = rpc.call("lease.acquire")["id"]
