@@ -18,7 +18,7 @@ import time
 import pytest
 
 import sbxtest
-from sbxd import Gateway, Rpc
+from sbxd import Gateway, Rpc, RpcError
 
 UNITS = os.path.join(sbxtest.SRC, "systemd")
 
@@ -88,6 +88,7 @@ class NotifySocket:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.path)
         self.messages = []
+        self.times = []  # time.monotonic() each message arrived
 
     def close(self):
         self.sock.close()
@@ -101,6 +102,7 @@ class NotifySocket:
         fields = dict(line.split("=", 1) for line in
                       data.decode().split("\n") if "=" in line)
         self.messages.append(fields)
+        self.times.append(time.monotonic())
         return True
 
     def wait(self, pred, timeout=30, what="notification", after=0):
@@ -260,12 +262,56 @@ def test_watchdog_pings(tmpdir_short, procs, gw, notify):
                     WATCHDOG_USEC="200000")
     p, sock = start(tmpdir_short, procs, gw.target, env,
                     wrapper=WATCHDOG_WRAPPER)
-    i = 0
-    for n in range(3):
+    i, pings = 0, []
+    for n in range(9):
         i, _ = notify.wait(lambda m: m.get("WATCHDOG") == "1",
                            what=f"WATCHDOG=1 #{n + 1}", after=i)
+        pings.append(notify.times[i])
         i += 1
     assert "watchdog: pinging systemd every 100 ms" in p.output()
+    # Every half of WATCHDOG_USEC: the median gap is about 100 ms.
+    gaps = sorted(b - a for a, b in zip(pings, pings[1:]))
+    median = (gaps[3] + gaps[4]) / 2
+    assert 0.05 <= median <= 0.15, gaps
+
+
+def test_ready_after_state_leases_restored(tmpdir_short, procs, gw, notify):
+    """A restart with a lease in the state file: when READY=1 comes, the
+    lease is already back (restored and checked with the gateway)."""
+    p, sock = start(tmpdir_short, procs, gw.target, clean_env(tmpdir_short))
+    wait_socket(p, sock)
+    rpc = Rpc(sock)
+    lease = rpc.call("lease.acquire", ttl=600)
+    rpc.close()
+    p.signal(signal.SIGTERM)
+    assert p.wait(timeout=30) == 0
+    with open(os.path.join(tmpdir_short, "state", "state.json")) as f:
+        assert lease["id"] in f.read()
+
+    env = clean_env(tmpdir_short, NOTIFY_SOCKET=notify.path)
+    p, sock = start(tmpdir_short, procs, gw.target, env)
+    notify.wait(lambda m: m.get("READY") == "1", what="READY=1")
+    rpc = Rpc(sock)
+    leases = rpc.call("lease.list")["leases"]
+    rpc.close()
+    assert [(x["id"], x["sandbox_id"], x["state"]) for x in leases] == [
+        (lease["id"], lease["sandbox_id"], "ready")]
+
+
+def test_ready_with_gateway_unreachable(tmpdir_short, procs, notify):
+    """No gateway: READY=1 still comes, so the socket serves and a lease
+    fails fast with the gateway's error instead of hanging."""
+    env = clean_env(tmpdir_short, NOTIFY_SOCKET=notify.path)
+    p, sock = start(tmpdir_short, procs,
+                    "unix:" + os.path.join(tmpdir_short, "no-gw.sock"), env)
+    notify.wait(lambda m: m.get("READY") == "1", what="READY=1", timeout=60)
+    rpc = Rpc(sock)
+    t0 = time.monotonic()
+    with pytest.raises(RpcError) as e:
+        rpc.call("lease.acquire")
+    rpc.close()
+    assert e.value.kind in ("gateway_unavailable", "deadline_exceeded")
+    assert time.monotonic() - t0 < 60
 
 
 def test_watchdog_for_another_pid_is_ignored(tmpdir_short, procs, gw,
