@@ -16,6 +16,7 @@ SYSCONFDIR  ?= /etc
 SYSTEMDDIR  ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+DOCDIR      ?= $(PREFIX)/share/doc/sandboxd
 
 B       ?= build
 PYTHON  := /usr/bin/python3
@@ -178,8 +179,15 @@ install: all
 		install -m 644 $$f $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -d $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSUSERSDIR) \
 		$(DESTDIR)$(TMPFILESDIR)
+	# The units name the binaries where this install puts them.
 	for f in systemd/*.service systemd/*.socket; do [ -e "$$f" ] || continue; \
-		install -m 644 $$f $(DESTDIR)$(SYSTEMDDIR)/; done
+		sed 's|^ExecStart=/usr/local/sbin/|ExecStart=$(SBINDIR)/|' \
+		"$$f" >$(DESTDIR)$(SYSTEMDDIR)/$${f##*/} && \
+		chmod 644 $(DESTDIR)$(SYSTEMDDIR)/$${f##*/} || exit 1; done
+	# The gateway = local drop-in relaxes the hardening: an example to
+	# copy into /etc/systemd/system/sandboxd.service.d/, never enabled.
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 644 systemd/sandboxd-local-gateway.conf $(DESTDIR)$(DOCDIR)/
 	[ ! -e systemd/sysusers.conf ] || install -m 644 systemd/sysusers.conf \
 		$(DESTDIR)$(SYSUSERSDIR)/sandboxd.conf
 	[ ! -e systemd/tmpfiles.conf ] || install -m 644 systemd/tmpfiles.conf \
@@ -193,7 +201,9 @@ uninstall:
 	for f in systemd/*.service systemd/*.socket; do [ -e "$$f" ] || continue; \
 		rm -f $(DESTDIR)$(SYSTEMDDIR)/$${f##*/}; done
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/sandboxd.conf \
-		$(DESTDIR)$(TMPFILESDIR)/sandboxd.conf
+		$(DESTDIR)$(TMPFILESDIR)/sandboxd.conf \
+		$(DESTDIR)$(DOCDIR)/sandboxd-local-gateway.conf
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
 	rm -rf build build-san build-fuzz build-tsan

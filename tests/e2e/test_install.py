@@ -1,4 +1,5 @@
 """make install DESTDIR=… puts everything under DESTDIR and nowhere else."""
+import glob
 import os
 import subprocess
 
@@ -20,9 +21,20 @@ def test_install_into_destdir(tmpdir_short):
                  "usr/lib/systemd/system/sandboxd.service",
                  "usr/lib/systemd/system/sandboxd.socket",
                  "usr/lib/sysusers.d/sandboxd.conf",
-                 "usr/lib/tmpfiles.d/sandboxd.conf"]:
+                 "usr/lib/tmpfiles.d/sandboxd.conf",
+                 "usr/share/doc/sandboxd/sandboxd-local-gateway.conf"]:
         assert os.path.exists(os.path.join(dest, path)), path
     assert os.access(os.path.join(dest, "usr/sbin/sandboxd"), os.X_OK)
+    # The unit starts the sandboxd this install put in place, whatever
+    # PREFIX; the drop-in that relaxes the hardening is not enabled.
+    with open(os.path.join(dest, "usr/lib/systemd/system/"
+                           "sandboxd.service")) as f:
+        execs = [x for x in f.read().splitlines()
+                 if x.startswith("ExecStart=")]
+    assert len(execs) == 1
+    assert execs[0].startswith("ExecStart=/usr/sbin/sandboxd "), execs
+    assert not glob.glob(os.path.join(dest, "**", "sandboxd.service.d"),
+                         recursive=True)
     after = set(os.listdir("/usr/local/sbin")) | set(
         os.listdir("/usr/local/bin"))
     assert after == before
@@ -31,3 +43,6 @@ def test_install_into_destdir(tmpdir_short):
                         f"B={sbxtest.BUILD}"], capture_output=True)
     assert r.returncode == 0, r.stderr.decode()
     assert not os.path.exists(os.path.join(dest, "usr/sbin/sandboxd"))
+    assert not os.path.exists(os.path.join(dest, "usr/share/doc/sandboxd"))
+    assert not os.path.exists(os.path.join(
+        dest, "usr/lib/systemd/system/sandboxd.service"))

@@ -187,6 +187,35 @@ def test_security_exposure_at_most_2(tmpdir_short):
         assert f"exposure: {m.group(1)} " in f.read()
 
 
+def test_local_gateway_dropin_exposure_recorded(tmpdir_short):
+    """With the gateway = local drop-in the unit scores what the README
+    says (it relaxes the hardening; the figure must not drift)."""
+    sa = analyze()
+    u = units_copy(tmpdir_short)
+    shutil.copy(os.path.join(UNITS, "sandboxd-local-gateway.conf"),
+                os.path.join(u, "sandboxd.service.d", "local-gateway.conf"))
+    r = subprocess.run([sa, "security", "--offline=yes", "--no-pager",
+                        os.path.join(u, "sandboxd.service")],
+                       capture_output=True, text=True, timeout=120)
+    m = re.search(r"Overall exposure level for sandboxd.service: "
+                  r"([0-9.]+)", r.stdout)
+    assert m, r.stdout + r.stderr
+    with open(os.path.join(sbxtest.SRC, "README.md")) as f:
+        readme = f.read()
+    assert re.search(r"drop-in[^*]*scores \*\*" + re.escape(m.group(1)) +
+                     r"\*\*", readme), m.group(1)
+
+
+def test_missing_key_file_does_not_fail_the_unit():
+    """LoadCredential= alone fails the unit (243/CREDENTIALS) when
+    /etc/sandboxd/api-key is missing: a SetCredential= of the same id is
+    the fallback (a blank line, which sandboxd takes as no key)."""
+    with open(os.path.join(UNITS, "sandboxd.service")) as f:
+        lines = f.read().splitlines()
+    assert "LoadCredential=api-key:/etc/sandboxd/api-key" in lines
+    assert "SetCredential=api-key:\\n" in lines
+
+
 def test_sysusers_and_tmpfiles_apply(tmpdir_short):
     """Into an empty root: sysusers makes the user, tmpfiles uses its group."""
     sysusers = shutil.which("systemd-sysusers")
