@@ -170,6 +170,10 @@ bench: deps-check
 
 # --- install ---------------------------------------------------------------
 
+# The units' ExecStart= names sandboxd where this install puts it.  The
+# gateway = local drop-in relaxes the hardening: it goes to DOCDIR as an
+# example to copy into /etc/systemd/system/sandboxd.service.d/, never
+# enabled by install.
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
 	install -m 755 $(B)/sbctl $(DESTDIR)$(BINDIR)/sbctl
@@ -179,13 +183,10 @@ install: all
 		install -m 644 $$f $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -d $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSUSERSDIR) \
 		$(DESTDIR)$(TMPFILESDIR)
-	# The units name the binaries where this install puts them.
 	for f in systemd/*.service systemd/*.socket; do [ -e "$$f" ] || continue; \
 		sed 's|^ExecStart=/usr/local/sbin/|ExecStart=$(SBINDIR)/|' \
 		"$$f" >$(DESTDIR)$(SYSTEMDDIR)/$${f##*/} && \
 		chmod 644 $(DESTDIR)$(SYSTEMDDIR)/$${f##*/} || exit 1; done
-	# The gateway = local drop-in relaxes the hardening: an example to
-	# copy into /etc/systemd/system/sandboxd.service.d/, never enabled.
 	install -d $(DESTDIR)$(DOCDIR)
 	install -m 644 systemd/sandboxd-local-gateway.conf $(DESTDIR)$(DOCDIR)/
 	[ ! -e systemd/sysusers.conf ] || install -m 644 systemd/sysusers.conf \
