@@ -259,3 +259,93 @@ def test_start_reply_lost_creates_one_sandbox(tmpdir_short, procs):
     assert gw.read_stats()["calls"]["Start"] == 1
     out = d.call("exec", lease=lease["id"], argv=["true"])
     assert out["exit_code"] == 0
+
+
+def local_gateway_pids(d):
+    """Pids of the sandbox-gateway-local listening on this daemon's socket.
+
+    Found by the command line sandboxd gave it (`--listen unix:SOCKET`), so
+    only the gateway this test's daemon started is ever seen.
+    """
+    want = f"unix:{os.path.join(d.dir, 'gateway.sock')}".encode()
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a == b"--listen" and b == want for a, b in zip(argv, argv[1:])):
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        continue    # dead, not yet reaped
+            except OSError:
+                continue
+            pids.append(int(name))
+    return pids
+
+
+@pytest.fixture
+def local_gateway_reaper():
+    """Kills, at the end, the local gateways of the daemons a test names."""
+    daemons = []
+    yield daemons.append
+    for d in daemons:
+        for pid in local_gateway_pids(d):
+            os.kill(pid, 9)
+
+
+def run_works(d):
+    r = d.sbctl("run", "--", "echo", "back")
+    return r.returncode == 0 and r.stdout == b"back\n"
+
+
+def test_owned_local_gateway_killed_is_restarted(tmpdir_short, procs,
+                                                 local_gateway_reaper):
+    d = Daemon(tmpdir_short, procs, gateway="local")
+    local_gateway_reaper(d)
+    [pid] = local_gateway_pids(d)
+    os.kill(pid, 9)
+    sbxtest.wait_for(lambda: local_gateway_pids(d) not in ([], [pid]),
+                     what="a new local gateway")
+    sbxtest.wait_for(lambda: run_works(d), what="sbctl run to work again")
+    assert d.proc.alive()
+
+
+def test_reattached_local_gateway_is_supervised(tmpdir_short, procs,
+                                                local_gateway_reaper):
+    """SIGTERM with a lease leaves the gateway; the next daemon watches it."""
+    d = Daemon(tmpdir_short, procs, gateway="local")
+    local_gateway_reaper(d)
+    [pid] = local_gateway_pids(d)
+    lease = d.call("lease.acquire")["id"]
+    d.proc.signal(15)
+    assert d.proc.wait(30) == 0
+    assert local_gateway_pids(d) == [pid]
+    d2 = Daemon(tmpdir_short, procs, gateway="local")
+    assert [l["id"] for l in d2.call("lease.list")["leases"]] == [lease]
+    assert local_gateway_pids(d2) == [pid]
+    os.kill(pid, 9)
+    sbxtest.wait_for(lambda: local_gateway_pids(d2) not in ([], [pid]),
+                     what="a new local gateway")
+    sbxtest.wait_for(lambda: run_works(d2), what="sbctl run to work again")
+    assert d2.proc.alive()
+
+
+def test_reattached_local_gateway_stopped_when_nothing_is_left(
+        tmpdir_short, procs, local_gateway_reaper):
+    d = Daemon(tmpdir_short, procs, gateway="local")
+    local_gateway_reaper(d)
+    lease = d.call("lease.acquire")["id"]
+    d.proc.signal(15)
+    assert d.proc.wait(30) == 0
+    [pid] = local_gateway_pids(d)
+    d2 = Daemon(tmpdir_short, procs, gateway="local")
+    d2.call("lease.release", lease=lease, wait=True)
+    d2.proc.signal(15)
+    assert d2.proc.wait(30) == 0
+    assert local_gateway_pids(d2) == []
+    assert not os.path.exists(os.path.join(tmpdir_short, "gateway.pid"))
