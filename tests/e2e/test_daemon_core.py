@@ -349,3 +349,22 @@ def test_reattached_local_gateway_stopped_when_nothing_is_left(
     assert d2.proc.wait(30) == 0
     assert local_gateway_pids(d2) == []
     assert not os.path.exists(os.path.join(tmpdir_short, "gateway.pid"))
+
+
+def test_exec_max_output_counts_bytes_on_both_paths(daemon):
+    """max_output keeps that many bytes, with stdin (stream) or without."""
+    lease = daemon.call("lease.acquire")["id"]
+    argv = ["sh", "-c", "cat >/dev/null; head -c 3000 /dev/zero | tr '\\0' o;"
+            " head -c 2000 /dev/zero | tr '\\0' e >&2"]
+    unary = daemon.call("exec", lease=lease, argv=argv, max_output=1500)
+    streamed = daemon.call("exec", lease=lease, argv=argv, max_output=1500,
+                           stdin_b64=b64(b"x"))
+    for r in (unary, streamed):
+        assert unb64(r["stdout_b64"]) == b"o" * 1500
+        assert unb64(r["stderr_b64"]) == b"e" * 1500
+        assert r["stdout_truncated"] and r["stderr_truncated"]
+        assert r["stdout_bytes"] == 3000 and r["stderr_bytes"] == 2000
+    small = daemon.call("exec", lease=lease, argv=["echo", "hi"], max_output=10)
+    assert unb64(small["stdout_b64"]) == b"hi\n"
+    assert not small["stdout_truncated"]
+    daemon.call("lease.release", lease=lease)
