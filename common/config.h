@@ -35,6 +35,7 @@ struct config_daemon {
 
 struct config_gateway {
 	char		*address;	/* "local" (default), host:port, unix:… */
+	bool		 address_set;	/* address given in the file */
 	bool		 tls;		/* true for host:port; see tls_set */
 	bool		 tls_set;	/* tls given explicitly */
 	char		*ca_file;
