@@ -58,6 +58,7 @@ const struct cfg_key cfg_keys[] = {
 	{ G(call_timeout), DUR(SEC, DAY), .def = "30s" },
 	{ G(exec_timeout), DUR(SEC, 7 * DAY), .def = "10m" },
 	{ G(start_timeout), DUR(SEC, DAY), .def = "5m" },
+	{ G(start_poll), DUR(10, 2 * SEC), .def = "200ms" },
 	{ G(keepalive), DUR(0, DAY), .def = "30s" },
 	{ G(local_binary), STR },
 	{ G(local_isolation), STR, .def = "auto" },

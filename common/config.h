@@ -46,6 +46,7 @@ struct config_gateway {
 	int64_t		 call_timeout;	/* ms, 30s */
 	int64_t		 exec_timeout;	/* ms, default max for exec, 10m */
 	int64_t		 start_timeout;	/* ms, 5m: give up waiting for RUNNING */
+	int64_t		 start_poll;	/* ms, 200: first Get after a Start */
 	int64_t		 keepalive;	/* ms, 30s */
 	char		*local_binary;	/* sandbox-gateway-local path */
 	char		*local_isolation;	/* auto */

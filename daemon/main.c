@@ -157,6 +157,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	d->cfg.daemon.reconcile_interval = cfg.daemon.reconcile_interval;
 	d->cfg.gateway.exec_timeout = cfg.gateway.exec_timeout;
 	d->cfg.gateway.start_timeout = cfg.gateway.start_timeout;
+	d->cfg.gateway.start_poll = cfg.gateway.start_poll;
 	if (pools_reload(d->pools, &cfg, &err) == -1) {
 		log_warnx("pools not reloaded: %s", err);
 		free(err);

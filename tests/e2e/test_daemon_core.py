@@ -368,3 +368,16 @@ def test_exec_max_output_counts_bytes_on_both_paths(daemon):
     assert unb64(small["stdout_b64"]) == b"hi\n"
     assert not small["stdout_truncated"]
     daemon.call("lease.release", lease=lease)
+
+
+def test_start_poll_is_honoured(tmpdir_short, procs):
+    """start_poll = 10ms polls a 2 s start far more often than the 200 ms
+    default could (200, 500, 950, 1625 ms, 2.6 s: at most 5 Gets)."""
+    gw = Gateway(tmpdir_short, procs, args=["--start-delay-ms", "2000"])
+    d = Daemon(tmpdir_short, procs, gateway=gw.target,
+               conf_extra="start_poll = 10ms\n")
+    before = gw.read_stats()["calls"].get("Get", 0)
+    lease = d.call("lease.acquire")["id"]
+    gets = gw.read_stats()["calls"].get("Get", 0) - before
+    assert gets >= 8, gets
+    d.call("lease.release", lease=lease)
