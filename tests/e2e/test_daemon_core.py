@@ -161,7 +161,8 @@ def test_other_user_is_refused(daemon, tmpdir_short):
     assert b"another user" in r.stderr
     r = daemon.sbctl("reclaim", lease, user=uid)
     assert r.returncode == 77
-    r = daemon.sbctl("ls", "--json", user=uid)
+    r = daemon.sbctl("--json", "ls", user=uid)    # --json is global
+    assert r.returncode == 0, r.stderr
     assert lease.encode() not in r.stdout
     # root still sees and may act on it
     assert daemon.sbctl("exec", lease, "--", "true").returncode == 0
