@@ -382,3 +382,116 @@ def test_start_poll_is_honoured(tmpdir_short, procs):
     gets = gw.read_stats()["calls"].get("Get", 0) - before
     assert gets >= 8, gets
     d.call("lease.release", lease=lease)
+
+
+def test_sigterm_finishes_replies_in_flight(tmpdir_short, procs, gw):
+    d = Daemon(tmpdir_short, procs, gateway=gw.target)
+    lease = d.call("lease.acquire")["id"]
+    c = d.rpc()
+    rid = c.send("exec", {"lease": lease, "argv": [
+        "sh", "-c", "touch /work/started; sleep 2; echo finished"]})
+    import glob
+    sbxtest.wait_for(lambda: glob.glob(f"{gw.root}/*/work/started"),
+                     what="the exec to be running")
+    d.proc.signal(15)
+    m = c.wait_reply(rid)
+    assert unb64(m["result"]["stdout_b64"]) == b"finished\n", m
+    assert m["result"]["exit_code"] == 0
+    # The last answer ends the shutdown: well before the 20 s grace,
+    # though this client is still connected.
+    import time
+    t0 = time.monotonic()
+    assert d.proc.wait(30) == 0
+    assert time.monotonic() - t0 < 10
+
+
+def test_pipelined_replies_out_of_order(daemon):
+    lease = daemon.call("lease.acquire")["id"]
+    c = daemon.rpc()
+    slow = c.send("exec", {"lease": lease, "argv": ["sleep", "2"]})
+    fast = c.send("status")
+    first, second = c.read_msg(), c.read_msg()
+    assert first["id"] == fast and "leases" in first["result"]
+    assert second["id"] == slow and second["result"]["exit_code"] == 0
+    daemon.call("lease.release", lease=lease)
+
+
+def test_lease_get_refreshes_status_from_gateway(daemon):
+    """A job's main command ends: lease.get asks Get and says so."""
+    res = daemon.call("lease.acquire",
+                      command=["sh", "-c", "sleep 1; exit 3"])
+    assert res["sandbox_status"] == "running"
+    got = sbxtest.wait_for(
+        lambda: (lambda l: l if l["sandbox_status"] != "running" else None)(
+            daemon.call("lease.get", lease=res["id"])),
+        what="lease.get to report the end")
+    assert got["sandbox_status"] in ("completed", "failed"), got
+    assert got["state"] == "failed" and got["exit_code"] == 3, got
+    daemon.call("lease.release", lease=res["id"])
+
+
+def test_acquire_sandbox_ends_while_starting(tmpdir_short, procs):
+    gw = Gateway(tmpdir_short, procs, args=["--start-delay-ms", "30000"])
+    d = Daemon(tmpdir_short, procs, gateway=gw.target)
+    c = d.rpc()
+    rid = c.send("lease.acquire", {})
+    import gwclient
+    g = gwclient.Client(gw.target)
+    [sid] = sbxtest.wait_for(
+        lambda: [s.sandbox_id for s in
+                 g.call("List", tags=["sandboxd"]).sandboxes],
+        what="the sandbox to be starting")
+    g.call("Stop", sandbox_id=sid)
+    m = c.wait_reply(rid)
+    assert m["error"]["data"]["kind"] == "sandbox_failed", m
+    assert "ended while starting" in m["error"]["message"]
+    assert d.call("lease.list")["leases"] == []
+
+
+def test_acquire_not_running_within_wait(tmpdir_short, procs):
+    gw = Gateway(tmpdir_short, procs, args=["--start-delay-ms", "30000"])
+    d = Daemon(tmpdir_short, procs, gateway=gw.target)
+    with pytest.raises(RpcError) as e:
+        d.call("lease.acquire", wait="1s")
+    assert e.value.kind == "deadline_exceeded"
+    assert "not running in time" in e.value.message
+    assert d.call("lease.list")["leases"] == []
+
+
+def test_cold_start_spec_reaches_the_sandbox(daemon, gw):
+    """files, env and egress of lease.acquire arrive in Start."""
+    res = daemon.call("lease.acquire", env={"GREETING": "hi there"},
+                      files=[{"path": "/work/conf/app.ini",
+                              "data_b64": b64(b"[app]\nx = 1\n")}],
+                      egress="none", cpu="1", memory="256Mi")
+    lease = res["id"]
+    out = daemon.call("exec", lease=lease, argv=[
+        "sh", "-c", 'cat /work/conf/app.ini; echo "$GREETING"'])
+    assert unb64(out["stdout_b64"]) == b"[app]\nx = 1\nhi there\n"
+    import gwclient
+    sb = gwclient.Client(gw.target).call("Get", sandbox_id=res["sandbox_id"])
+    assert sb.applied_egress_mode == "none"
+    if "isolation bwrap" in gw.proc.output():
+        out = daemon.call("exec", lease=lease, argv=[
+            "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1"])
+        assert unb64(out["stdout_b64"]).split() == [b"lo"]
+    daemon.call("lease.release", lease=lease)
+
+
+def test_sigterm_sends_a_large_reply_whole(tmpdir_short, procs, gw):
+    """A reply bigger than the socket buffer, answered as the shutdown
+    ends, still reaches the client whole."""
+    d = Daemon(tmpdir_short, procs, gateway=gw.target)
+    lease = d.call("lease.acquire")["id"]
+    c = d.rpc()
+    rid = c.send("exec", {"lease": lease, "argv": [
+        "sh", "-c", "touch /work/started; sleep 1; head -c 4000000 /dev/zero"]})
+    import glob
+    import time
+    sbxtest.wait_for(lambda: glob.glob(f"{gw.root}/*/work/started"),
+                     what="the exec to be running")
+    d.proc.signal(15)
+    time.sleep(2)       # let the answer pile up unread
+    m = c.wait_reply(rid)
+    assert unb64(m["result"]["stdout_b64"]) == bytes(4000000)
+    assert d.proc.wait(30) == 0
