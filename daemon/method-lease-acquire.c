@@ -179,6 +179,8 @@ lease_acquire_shutdown(void)
 	}
 }
 
+static void	write_next_file(struct acquire *);
+
 static void
 cold_started(void *arg, const struct gw_error *err,
     const struct gw_sandbox *sb, const char *sandbox_id)
@@ -201,6 +203,10 @@ cold_started(void *arg, const struct gw_error *err,
 	lease_update(l, sb);
 	lease_set_ready(l, a->ttl_ms);
 	lease_update(l, sb);		/* a job may already have finished */
+	if (a->files != NULL) {
+		write_next_file(a);
+		return;
+	}
 	acquire_reply(a);
 }
 
@@ -262,6 +268,9 @@ start_cold(struct acquire *a, struct spec_parts *p, int nusertags,
 	}
 	spec_build_tags(d, a->l, p, nusertags, pool);
 	spec_lease_tags(a->l, p, nusertags);
+	json_decref(a->files);		/* absolute ones are mounted */
+	a->files = spec_files_later(a->req);
+	a->nextfile = 0;
 	/*
 	 * The service reclaims the sandbox at max_lifetime even if this
 	 * daemon is gone; renewals may run up to it.
@@ -275,8 +284,6 @@ start_cold(struct acquire *a, struct spec_parts *p, int nusertags,
 	a->st = starter_start(d, &p->spec, wait, cold_started, a);
 }
 
-static void	write_next_file(struct acquire *);
-
 static void
 file_written(void *arg, const struct gw_error *err)
 {
@@ -284,7 +291,7 @@ file_written(void *arg, const struct gw_error *err)
 	char		 msg[600];
 
 	if (err != NULL) {
-		snprintf(msg, sizeof msg, "writing files[%zu] into the warm "
+		snprintf(msg, sizeof msg, "writing files[%zu] into the "
 		    "sandbox failed: %s", a->nextfile - 1, err->message);
 		acquire_fail(a, err->rpc, NULL, msg);
 		return;
@@ -292,7 +299,10 @@ file_written(void *arg, const struct gw_error *err)
 	write_next_file(a);
 }
 
-/* Files asked for with a warm claim go in by AddFile, one by one. */
+/*
+ * Files asked for with a warm claim, and those with relative paths after
+ * a cold start, go in by AddFile, one by one.
+ */
 static void
 write_next_file(struct acquire *a)
 {

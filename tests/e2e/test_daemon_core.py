@@ -495,3 +495,27 @@ def test_sigterm_sends_a_large_reply_whole(tmpdir_short, procs, gw):
     m = c.wait_reply(rid)
     assert unb64(m["result"]["stdout_b64"]) == bytes(4000000)
     assert d.proc.wait(30) == 0
+
+
+def test_cold_start_file_paths_relative_like_cp(daemon, tmpdir_short):
+    """--file REMOTE may be relative to the working directory, as in cp."""
+    local = os.path.join(tmpdir_short, "in.txt")
+    with open(local, "wb") as f:
+        f.write(b"payload\n")
+    r = daemon.sbctl("lease", "--file", f"{local}:rel/in.txt",
+                     "--file", f"{local}:/work/abs.txt")
+    assert r.returncode == 0, r.stderr
+    lease = r.stdout.decode().strip()
+    r = daemon.sbctl("exec", lease, "--", "sh", "-c",
+                     "cat rel/in.txt /work/rel/in.txt /work/abs.txt")
+    assert r.stdout == b"payload\n" * 3, r.stderr
+    r = daemon.sbctl("cp", f"{lease}:rel/in.txt", os.path.join(tmpdir_short,
+                                                               "back.txt"))
+    assert r.returncode == 0, r.stderr
+    daemon.call("lease.release", lease=lease)
+    # A job's command runs at Start: its files must be mounted, absolute.
+    with pytest.raises(RpcError) as e:
+        daemon.call("lease.acquire", command=["cat", "x"],
+                    files=[{"path": "x", "data_b64": b64(b"1")}])
+    assert e.value.kind == "invalid_params"
+    assert "absolute" in e.value.message
