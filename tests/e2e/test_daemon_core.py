@@ -519,3 +519,19 @@ def test_cold_start_file_paths_relative_like_cp(daemon, tmpdir_short):
                     files=[{"path": "x", "data_b64": b64(b"1")}])
     assert e.value.kind == "invalid_params"
     assert "absolute" in e.value.message
+
+
+def test_exec_help_and_stdin_only_with_i(daemon):
+    for cmd in ("exec", "run"):
+        r = daemon.sbctl(cmd, "--help")
+        assert r.returncode == 0
+        for opt in (b"-i, --stdin", b"-t, --tty", b"--buffered",
+                    b"--timeout DUR", b"--max-output SIZE",
+                    b"piped input is not read"):
+            assert opt in r.stdout, (cmd, opt)
+    lease = daemon.call("lease.acquire")["id"]
+    r = daemon.sbctl("exec", lease, "--", "cat", input=b"piped\n")
+    assert r.returncode == 0 and r.stdout == b"", r.stderr
+    r = daemon.sbctl("exec", "-i", lease, "--", "cat", input=b"piped\n")
+    assert r.stdout == b"piped\n", r.stderr
+    daemon.call("lease.release", lease=lease)
