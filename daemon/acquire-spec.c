@@ -15,7 +15,7 @@ spec_parts_free(struct spec_parts *p)
 {
 	int	i;
 
-	for (i = 0; i < p->spec.nfiles; i++)
+	for (i = 0; i < p->nfiledata; i++)
 		free(p->filedata[i]);
 	free(p->filedata);
 	free(p->files);
@@ -85,6 +85,7 @@ parse_files(struct rpc_req *req, struct spec_parts *p)
 			    "valid base64", i);
 			return -1;
 		}
+		p->nfiledata = (int)i + 1;
 		/* Mounted at Start: absolute paths; see spec_files_later. */
 		if (*path == '/')
 			p->files[n++] = (struct gw_file){ path, p->filedata[i],

@@ -21,7 +21,8 @@ struct spec_parts {
 	const char	**usertags;
 	struct gw_kv	*env;
 	struct gw_file	*files;
-	unsigned char	**filedata;
+	unsigned char	**filedata;	/* every file's bytes, mounted or not */
+	int		 nfiledata;
 	struct gw_secret *secrets;
 	char		*instance_tag;
 	char		*req_tag;

@@ -428,7 +428,7 @@ acquire_pooled(struct acquire *a, struct spec_parts *p, int nusertags,
 		start_cold(a, p, nusertags, wait, a->pool);
 		return RPC_WAIT;
 	}
-	if (p->spec.nfiles > 0) {
+	if (json_array_size(json_object_get(a->req->params, "files")) > 0) {
 		a->files = json_incref(json_object_get(a->req->params,
 		    "files"));
 		a->note = json_pack("[s]", "files written into the warm "

@@ -535,3 +535,24 @@ def test_exec_help_and_stdin_only_with_i(daemon):
     r = daemon.sbctl("exec", "-i", lease, "--", "cat", input=b"piped\n")
     assert r.stdout == b"piped\n", r.stderr
     daemon.call("lease.release", lease=lease)
+
+
+def test_cold_start_from_a_pool_with_files_of_both(tmpdir_short, procs, gw):
+    """env makes a cold start from the pool's spec: the pool's files and
+    the caller's (absolute and relative) all arrive, and the request's
+    storage is freed by its own count (the merged count overran it)."""
+    local = os.path.join(tmpdir_short, "pool.txt")
+    with open(local, "w") as f:
+        f.write("from the pool\n")
+    d = Daemon(tmpdir_short, procs, gateway=gw.target, conf_extra=(
+        f"[pool.w]\nwarm = 0\nfile = {local}:/work/p1.txt\n"
+        f"file = {local}:/work/p2.txt\n"))
+    res = d.call("lease.acquire", pool="w", env={"A": "1"},
+                 files=[{"path": "/work/mine.txt", "data_b64": b64(b"m\n")},
+                        {"path": "rel.txt", "data_b64": b64(b"r\n")}])
+    out = d.call("exec", lease=res["id"], argv=[
+        "sh", "-c", "cat p1.txt p2.txt mine.txt rel.txt; echo $A"])
+    assert unb64(out["stdout_b64"]) == (b"from the pool\n" * 2 +
+                                        b"m\nr\n1\n")
+    d.call("lease.release", lease=res["id"])
+    assert d.proc.alive()
