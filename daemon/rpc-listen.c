@@ -278,8 +278,9 @@ client_flush(struct rpc_client *c, int64_t deadline)
 	n = evbuffer_peek(out, -1, NULL, v, n);
 	for (i = 0; i < n; i++)
 		for (off = 0; off < v[i].iov_len; off += (size_t)w)
-			if ((w = send(fd, (char *)v[i].iov_base + off,
-			    v[i].iov_len - off, MSG_NOSIGNAL)) <= 0)
+			if (now_mono_ms() >= deadline || (w = send(fd,
+			    (char *)v[i].iov_base + off, v[i].iov_len - off,
+			    MSG_NOSIGNAL)) <= 0)
 				goto out;
 out:
 	free(v);
