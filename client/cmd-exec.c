@@ -15,6 +15,7 @@ const struct sbctl_cmd cmd_exec_entry = {
 	    "[--max-output SIZE] LEASE -- CMD [ARG ...]",
 	.summary = "Run CMD in the leased sandbox, output as it comes; exit "
 	    "with its exit code (--detach: print the exec id and return).",
+	.help = sbctl_exec_help,
 	.min_args = 2,
 	.max_args = -1,
 	.exec = cmd_exec_exec,

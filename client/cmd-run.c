@@ -23,6 +23,7 @@ const struct sbctl_cmd cmd_run_entry = {
 	    "[--max-output SIZE] -- CMD [ARG ...]",
 	.summary = "Lease a sandbox, run CMD in it, release it; exit with "
 	    "CMD's exit code.",
+	.help = sbctl_exec_help,
 	.lease_opts = true,
 	.min_args = 1,
 	.max_args = -1,

@@ -64,6 +64,8 @@ cmd_print_help(const struct sbctl_cmd *cmd, FILE *f)
 {
 	cmd_print_usage(cmd, f);
 	fprintf(f, "\n%s\n", cmd->summary);
+	if (cmd->help != NULL)
+		fprintf(f, "\n%s", cmd->help);
 	if (cmd->alias != NULL)
 		fprintf(f, "alias: %s\n", cmd->alias);
 	if (cmd->lease_opts) {

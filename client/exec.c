@@ -24,6 +24,17 @@ const struct option sbctl_exec_longopts[] = {
 	{ NULL,		0,			NULL, 0 }
 };
 
+/* What exec's options do, for exec --help and run --help. */
+const char sbctl_exec_help[] =
+"options:\n"
+"  -i, --stdin          forward our standard input to CMD; without -i CMD's\n"
+"                       stdin is empty and piped input is not read\n"
+"  -t, --tty            remote terminal, raw local terminal (implies -i)\n"
+"  --buffered           one reply at the end instead of streaming output\n"
+"  --timeout DUR        kill CMD after DUR (\"90s\", \"10m\")\n"
+"  --max-output SIZE    keep at most SIZE bytes of each of stdout and stderr\n"
+"                       (\"64Ki\"); implies --buffered\n";
+
 /* Applies an exec option: 1 taken, 0 not ours, -1 bad (usage printed). */
 int
 sbctl_exec_option(const struct sbctl_cmd *cmd, struct sbctl_exec_opts *o,

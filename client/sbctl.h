@@ -41,6 +41,7 @@ struct sbctl_cmd {
 	const char	*alias;		/* NULL when none */
 	const char	*usage;		/* arguments, after the name */
 	const char	*summary;	/* one line */
+	const char	*help;		/* option lines for --help, or NULL */
 	bool		 lease_opts;	/* accepts the shared lease options */
 	int		 min_args;	/* operands after the options */
 	int		 max_args;	/* -1: no limit */
@@ -120,6 +121,7 @@ struct sbctl_exec_opts {
 	{ "timeout",	required_argument,	NULL, SBCTL_OPT_TIMEOUT }, \
 	{ "max-output",	required_argument,	NULL, SBCTL_OPT_MAX_OUTPUT }
 extern const struct option sbctl_exec_longopts[];
+extern const char sbctl_exec_help[];
 void	sbctl_exec_opts_init(struct sbctl_exec_opts *);
 int	sbctl_exec_option(const struct sbctl_cmd *, struct sbctl_exec_opts *,
 	    int ch, const char *arg);

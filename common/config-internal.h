@@ -20,6 +20,7 @@ enum cfg_type { T_STRING, T_BOOL, T_INT, T_DURATION, T_SIZE, T_LIST, T_KV };
 #define F_AUTO		0x1	/* "auto" is accepted and stored as -1 */
 #define F_TLS_SET	0x2	/* also marks gateway.tls_set */
 #define F_DEFAULT_POOL	0x4	/* at most one pool may say yes */
+#define F_ADDRESS_SET	0x8	/* also marks gateway.address_set */
 
 struct cfg_key {
 	enum cfg_kind	 kind;

@@ -48,7 +48,7 @@ const struct cfg_key cfg_keys[] = {
 	{ D(exec_ring), SIZE(0, 1LL << 30), .def = "4Mi" },
 	{ D(reconcile_interval), DUR(SEC, DAY), .def = "60s" },
 
-	{ G(address), STR, .def = "local" },
+	{ G(address), STR, .def = "local", .flags = F_ADDRESS_SET },
 	{ G(tls), BOOL, .def = "no", .flags = F_TLS_SET },
 	{ G(ca_file), STR },
 	{ G(channels), INT(1, 64), .def = "4" },
@@ -58,6 +58,7 @@ const struct cfg_key cfg_keys[] = {
 	{ G(call_timeout), DUR(SEC, DAY), .def = "30s" },
 	{ G(exec_timeout), DUR(SEC, 7 * DAY), .def = "10m" },
 	{ G(start_timeout), DUR(SEC, DAY), .def = "5m" },
+	{ G(start_poll), DUR(10, 2 * SEC), .def = "200ms" },
 	{ G(keepalive), DUR(0, DAY), .def = "30s" },
 	{ G(local_binary), STR },
 	{ G(local_isolation), STR, .def = "auto" },

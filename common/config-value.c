@@ -215,6 +215,8 @@ cfg_set(struct cfg_ctx *ctx, const struct cfg_key *k, void *base,
 	case T_STRING:
 		free(*(char **)dst);
 		*(char **)dst = xstrdup(value);
+		if ((k->flags & F_ADDRESS_SET) && ctx != NULL)
+			((struct config_gateway *)base)->address_set = true;
 		return 1;
 	case T_BOOL:
 		return cfg_set_bool(ctx, k, base, value);

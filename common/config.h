@@ -35,6 +35,7 @@ struct config_daemon {
 
 struct config_gateway {
 	char		*address;	/* "local" (default), host:port, unix:… */
+	bool		 address_set;	/* address given in the file */
 	bool		 tls;		/* true for host:port; see tls_set */
 	bool		 tls_set;	/* tls given explicitly */
 	char		*ca_file;
@@ -45,6 +46,7 @@ struct config_gateway {
 	int64_t		 call_timeout;	/* ms, 30s */
 	int64_t		 exec_timeout;	/* ms, default max for exec, 10m */
 	int64_t		 start_timeout;	/* ms, 5m: give up waiting for RUNNING */
+	int64_t		 start_poll;	/* ms, 200: first Get after a Start */
 	int64_t		 keepalive;	/* ms, 30s */
 	char		*local_binary;	/* sandbox-gateway-local path */
 	char		*local_isolation;	/* auto */

@@ -15,7 +15,7 @@ spec_parts_free(struct spec_parts *p)
 {
 	int	i;
 
-	for (i = 0; i < p->spec.nfiles; i++)
+	for (i = 0; i < p->nfiledata; i++)
 		free(p->filedata[i]);
 	free(p->filedata);
 	free(p->files);
@@ -65,6 +65,7 @@ parse_files(struct rpc_req *req, struct spec_parts *p)
 	json_t		*files = json_object_get(req->params, "files"), *f;
 	const char	*path, *data;
 	size_t		 i, len;
+	int		 n = 0;
 
 	if (files == NULL || json_is_null(files))
 		return 0;
@@ -84,11 +85,34 @@ parse_files(struct rpc_req *req, struct spec_parts *p)
 			    "valid base64", i);
 			return -1;
 		}
-		p->files[i] = (struct gw_file){ path, p->filedata[i], len };
-		p->spec.nfiles = (int)i + 1;
+		p->nfiledata = (int)i + 1;
+		/* Mounted at Start: absolute paths; see spec_files_later. */
+		if (*path == '/')
+			p->files[n++] = (struct gw_file){ path, p->filedata[i],
+			    len };
 	}
 	p->spec.files = p->files;
+	p->spec.nfiles = n;
 	return 0;
+}
+
+json_t *
+spec_files_later(struct rpc_req *req)
+{
+	json_t	*files = json_object_get(req->params, "files"), *f, *later;
+	size_t	 i;
+
+	if (!json_is_array(files))
+		return NULL;
+	later = json_array();
+	json_array_foreach(files, i, f)
+		if (*json_string_value(json_object_get(f, "path")) != '/')
+			json_array_append(later, f);
+	if (json_array_size(later) == 0) {
+		json_decref(later);
+		return NULL;
+	}
+	return later;
 }
 
 static int
@@ -164,6 +188,7 @@ spec_parse(struct rpc_req *req, struct spec_parts *p, int *nusertags)
 {
 	struct gw_spec	*s = &p->spec;
 	const char	*gpu_type = NULL;
+	json_t		*later;
 	int64_t		 gpus;
 
 	if (params_string(req, "image", false, &s->image) == -1 ||
@@ -188,6 +213,13 @@ spec_parse(struct rpc_req *req, struct spec_parts *p, int *nusertags)
 		s->command = p->args[0];
 		s->args = p->args + 1;
 		s->nargs--;
+		if ((later = spec_files_later(req)) != NULL) {
+			json_decref(later);
+			rpc_fail(req, RPC_ERR_INVALID_PARAMS, NULL, "a job's "
+			    "files must be in place before its command runs: "
+			    "give them absolute paths");
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -21,7 +21,8 @@ struct spec_parts {
 	const char	**usertags;
 	struct gw_kv	*env;
 	struct gw_file	*files;
-	unsigned char	**filedata;
+	unsigned char	**filedata;	/* every file's bytes, mounted or not */
+	int		 nfiledata;
 	struct gw_secret *secrets;
 	char		*instance_tag;
 	char		*req_tag;
@@ -30,7 +31,10 @@ struct spec_parts {
 	struct gw_file	*merged_files;
 };
 
-/* Reads the spec members of the request; -1 after answering an error. */
+/*
+ * Reads the spec members of the request; -1 after answering an error.
+ * Only files with absolute paths go into the spec (mounted at Start).
+ */
 int		 spec_parse(struct rpc_req *, struct spec_parts *,
 		    int *nusertags);
 void		 spec_parts_free(struct spec_parts *);
@@ -41,6 +45,12 @@ void		 spec_build_tags(struct daemon *, struct lease *,
 void		 spec_lease_tags(struct lease *, struct spec_parts *, int nuser);
 /* The first member a pool's fixed spec cannot honour, or NULL. */
 const char	*spec_pool_conflict(struct rpc_req *);
+/*
+ * The request's files with relative paths (relative to the sandbox's
+ * working directory, as file.write takes them): written by AddFile once
+ * the sandbox runs.  A new array, or NULL when there are none.
+ */
+json_t		*spec_files_later(struct rpc_req *);
 /* The pool's spec with the caller's env and files laid over it. */
 void		 spec_from_pool(struct spec_parts *, struct pool *);
 

@@ -14,6 +14,7 @@
 #include <stdnoreturn.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "credentials.h"
 #include "exec-session.h"
 #include "daemon.h"
+#include "gateway-address.h"
 #include "gw.h"
 #include "lease.h"
 #include "local-gw.h"
@@ -42,7 +44,6 @@
 #include "xmalloc.h"
 
 #define SYSTEM_CONFIG	"/etc/sandboxd/sandboxd.conf"
-#define REMOTE_GATEWAY	"api.cwsandbox.com:443"
 
 static struct daemon	 daemon_ctx;
 /* How many -v: then the configured verbose is ignored, on reload too. */
@@ -64,29 +65,6 @@ usage(int status)
 "  -V, --version       print the version\n"
 "See sandboxd(8) and sandboxd.conf(5).\n");
 	exit(status);
-}
-
-/* The gateway address: flag, config, CWSANDBOX_BASE_URL, then local. */
-static char *
-gateway_address(const char *flag, struct config *cfg)
-{
-	const char	*a = flag, *env = getenv("CWSANDBOX_BASE_URL");
-
-	if (a == NULL && cfg->gateway.address != NULL &&
-	    strcmp(cfg->gateway.address, "local") != 0)
-		a = cfg->gateway.address;
-	if (a == NULL && env != NULL && *env != '\0')
-		a = env;
-	if (a == NULL)
-		a = "local";
-	if (strcmp(a, "remote") == 0)
-		a = env != NULL && *env != '\0' ? env : REMOTE_GATEWAY;
-	/* A URL (CWSANDBOX_BASE_URL style) names host:port only. */
-	if (strncmp(a, "https://", 8) == 0)
-		return xstrndup(a + 8, strcspn(a + 8, "/"));
-	if (strncmp(a, "http://", 7) == 0)
-		return xstrndup(a + 7, strcspn(a + 7, "/"));
-	return xstrdup(a);
 }
 
 /* The instance id tags our sandboxes; kept across restarts. */
@@ -182,6 +160,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	d->cfg.daemon.reconcile_interval = cfg.daemon.reconcile_interval;
 	d->cfg.gateway.exec_timeout = cfg.gateway.exec_timeout;
 	d->cfg.gateway.start_timeout = cfg.gateway.start_timeout;
+	d->cfg.gateway.start_poll = cfg.gateway.start_poll;
 	if (pools_reload(d->pools, &cfg, &err) == -1) {
 		log_warnx("pools not reloaded: %s", err);
 		free(err);
@@ -241,11 +220,25 @@ static void
 setup_gateway(struct daemon *d, const char *flag)
 {
 	struct gw_options	 o = { 0 };
-	char			*addr = gateway_address(flag, &d->cfg), *err;
+	char			*addr, *err;
 	bool			 is_unix;
 
+	addr = gateway_address(flag, &d->cfg.gateway,
+	    getenv("CWSANDBOX_BASE_URL"));
 	if (credentials_resolve(&d->cfg.gateway, &d->creds, &err) == -1)
 		fatalx("%s", err);
+	/*
+	 * The W&B service needs x-entity-id with a W&B key; better a clear
+	 * refusal now than UNAUTHENTICATED on every call.  A CoreWeave bearer
+	 * key names its organisation itself and needs no entity.
+	 */
+	if (gateway_is_remote(addr) && d->creds.api_key != NULL &&
+	    d->creds.bearer == NULL && d->creds.entity == NULL) {
+		log_warnx("refusing to start: gateway %s needs a W&B entity "
+		    "with a W&B API key; set entity in [gateway] of "
+		    "sandboxd.conf or WANDB_ENTITY_NAME", addr);
+		exit(EX_CONFIG);
+	}
 	/* Read once; the local gateway child must not inherit the keys. */
 	unsetenv("SANDBOXD_API_KEY");
 	unsetenv("WANDB_API_KEY");

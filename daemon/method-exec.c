@@ -45,19 +45,35 @@ exec_result(int exit_code, const unsigned char *out, size_t outlen,
 	return r;
 }
 
+/*
+ * Unary Exec caps output in whole KiB; max_output counts bytes, as the
+ * stdin path does: keep that many of each stream, flag the rest.
+ */
+struct unary_op {
+	struct rpc_req	*req;
+	size_t		 max_output;
+};
+
 static void
 exec_done_unary(void *arg, const struct gw_error *err,
     const struct gw_exec_result *res)
 {
-	struct rpc_req	*req = arg;
+	struct unary_op	*op = arg;
+	size_t		 outlen, errlen;
 
-	if (err != NULL) {
-		rpc_fail_gw(req, err);
-		return;
+	if (err != NULL)
+		rpc_fail_gw(op->req, err);
+	else {
+		outlen = res->outlen < op->max_output ? res->outlen :
+		    op->max_output;
+		errlen = res->errlen < op->max_output ? res->errlen :
+		    op->max_output;
+		rpc_reply(op->req, exec_result(res->exit_code, res->out, outlen,
+		    res->err, errlen, res->out_truncated || outlen <
+		    res->outlen, res->err_truncated || errlen < res->errlen,
+		    res->out_produced, res->err_produced));
 	}
-	rpc_reply(req, exec_result(res->exit_code, res->out, res->outlen,
-	    res->err, res->errlen, res->out_truncated, res->err_truncated,
-	    res->out_produced, res->err_produced));
+	free(op);
 }
 
 static void
@@ -129,6 +145,7 @@ static enum rpc_ret
 exec_method(struct rpc_req *req)
 {
 	struct gw_exec_request	 er = { 0 };
+	struct unary_op		*uop;
 	struct lease		*l;
 	const char		**argv = NULL;
 	unsigned char		*in = NULL;
@@ -157,7 +174,10 @@ exec_method(struct rpc_req *req)
 	er.argc = argc;
 	er.timeout_s = (int32_t)((timeout + 999) / 1000);
 	er.max_output_kib = (uint32_t)((max_output + 1023) / 1024);
-	gw_exec(req->d->gw, &er, exec_done_unary, req);
+	uop = xcalloc(1, sizeof *uop);
+	uop->req = req;
+	uop->max_output = (size_t)max_output;
+	gw_exec(req->d->gw, &er, exec_done_unary, uop);
 out:
 	free(argv);
 	free(in);

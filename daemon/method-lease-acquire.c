@@ -170,6 +170,8 @@ lease_acquire_shutdown(void)
 	}
 }
 
+static void	write_next_file(struct acquire *);
+
 static void
 cold_started(void *arg, const struct gw_error *err,
     const struct gw_sandbox *sb, const char *sandbox_id)
@@ -192,6 +194,10 @@ cold_started(void *arg, const struct gw_error *err,
 	lease_update(l, sb);
 	lease_set_ready(l, a->ttl_ms);
 	lease_update(l, sb);		/* a job may already have finished */
+	if (a->files != NULL) {
+		write_next_file(a);
+		return;
+	}
 	acquire_reply(a);
 }
 
@@ -253,6 +259,9 @@ start_cold(struct acquire *a, struct spec_parts *p, int nusertags,
 	}
 	spec_build_tags(d, a->l, p, nusertags, pool);
 	spec_lease_tags(a->l, p, nusertags);
+	json_decref(a->files);		/* absolute ones are mounted */
+	a->files = spec_files_later(a->req);
+	a->nextfile = 0;
 	/*
 	 * The service reclaims the sandbox at max_lifetime even if this
 	 * daemon is gone; renewals may run up to it.
@@ -266,8 +275,6 @@ start_cold(struct acquire *a, struct spec_parts *p, int nusertags,
 	a->st = starter_start(d, &p->spec, wait, cold_started, a);
 }
 
-static void	write_next_file(struct acquire *);
-
 static void
 file_written(void *arg, const struct gw_error *err)
 {
@@ -275,7 +282,7 @@ file_written(void *arg, const struct gw_error *err)
 	char		 msg[600];
 
 	if (err != NULL) {
-		snprintf(msg, sizeof msg, "writing files[%zu] into the warm "
+		snprintf(msg, sizeof msg, "writing files[%zu] into the "
 		    "sandbox failed: %s", a->nextfile - 1, err->message);
 		acquire_fail(a, err->rpc, NULL, msg);
 		return;
@@ -283,7 +290,10 @@ file_written(void *arg, const struct gw_error *err)
 	write_next_file(a);
 }
 
-/* Files asked for with a warm claim go in by AddFile, one by one. */
+/*
+ * Files asked for with a warm claim, and those with relative paths after
+ * a cold start, go in by AddFile, one by one.
+ */
 static void
 write_next_file(struct acquire *a)
 {
@@ -409,7 +419,7 @@ acquire_pooled(struct acquire *a, struct spec_parts *p, int nusertags,
 		start_cold(a, p, nusertags, wait, a->pool);
 		return RPC_WAIT;
 	}
-	if (p->spec.nfiles > 0) {
+	if (json_array_size(json_object_get(a->req->params, "files")) > 0) {
 		a->files = json_incref(json_object_get(a->req->params,
 		    "files"));
 		a->note = json_pack("[s]", "files written into the warm "

@@ -189,6 +189,8 @@ req_count(struct rpc_req *req, json_t *msg)
 static void
 req_finish(struct rpc_req *req, json_t *msg)
 {
+	struct daemon	*d = req->d;
+
 	if (req->answered)
 		fatalx("request %s answered twice", req->method->name);
 	req->answered = true;
@@ -199,6 +201,7 @@ req_finish(struct rpc_req *req, json_t *msg)
 	json_decref(req->params);
 	free(req);
 	pending--;
+	daemon_check_idle(d);	/* a shutdown may wait for this answer */
 }
 
 void

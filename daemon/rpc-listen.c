@@ -11,11 +11,14 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -240,14 +243,60 @@ rpc_server_stop_listening(struct rpc_server *srv)
 		unlink(srv->path);
 }
 
+/*
+ * At exit, answers still queued for a client (a large reply sent just
+ * before the last request ended the shutdown) are written out, blocking
+ * up to FLUSH_WAIT_S in all for readers that are slow to drain them.
+ */
+#define FLUSH_WAIT_S	5
+
+static void
+client_flush(struct rpc_client *c, int64_t deadline)
+{
+	int64_t		 left = deadline - now_mono_ms();
+	struct timeval	 tv = { left / 1000, (left % 1000) * 1000 };
+	struct evbuffer_iovec *v;
+	struct evbuffer	*out;
+	evutil_socket_t	 fd;
+	int		 fl, i, n;
+	size_t		 off;
+	ssize_t		 w;
+
+	if (c->bev == NULL || left <= 0)
+		return;
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	fd = bufferevent_getfd(c->bev);
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == -1)
+		return;
+	/* Peeked, not drained: the connection is closed right after. */
+	n = evbuffer_peek(out, -1, NULL, NULL, 0);
+	v = xcalloc((size_t)n, sizeof *v);
+	n = evbuffer_peek(out, -1, NULL, v, n);
+	for (i = 0; i < n; i++)
+		for (off = 0; off < v[i].iov_len; off += (size_t)w)
+			if (now_mono_ms() >= deadline || (w = send(fd,
+			    (char *)v[i].iov_base + off, v[i].iov_len - off,
+			    MSG_NOSIGNAL)) <= 0)
+				goto out;
+out:
+	free(v);
+}
+
 void
 rpc_server_free(struct rpc_server *srv)
 {
 	struct rpc_client	*c;
+	int64_t			 deadline = now_mono_ms() + FLUSH_WAIT_S * 1000;
 
 	if (srv == NULL)
 		return;
 	rpc_server_stop_listening(srv);
+	TAILQ_FOREACH(c, &srv->clients, entry)
+		client_flush(c, deadline);
 	while ((c = TAILQ_FIRST(&srv->clients)) != NULL)
 		client_close(c);
 	event_free(srv->resume_ev);

@@ -9,12 +9,11 @@
 #include "xmalloc.h"
 
 /*
- * Gets after a Start: 50 ms, then half as long again each time, up to 2 s.
- * A gateway that starts in a few hundred milliseconds is seen running
- * soon after (the SDKs' first look at 200 ms is most of a fast cold
- * start); one that takes seconds costs a handful more Gets.
+ * Gets after a Start: `start_poll` (200 ms, as the SDKs do), then half as
+ * long again each time, up to 2 s: a sandbox that takes seconds costs a
+ * handful of Gets.  A host whose pools start many fast sandboxes may set
+ * a shorter first poll.
  */
-#define POLL_FIRST_MS	50
 #define POLL_MAX_MS	2000
 
 struct starter {
@@ -90,8 +89,14 @@ check(struct starter *s, const struct gw_sandbox *sb)
 	tv.tv_sec = s->delay_ms / 1000;
 	tv.tv_usec = (s->delay_ms % 1000) * 1000;
 	evtimer_add(s->timer, &tv);
-	s->delay_ms = s->delay_ms * 3 / 2 > POLL_MAX_MS ? POLL_MAX_MS :
-	    s->delay_ms * 3 / 2;
+	s->delay_ms = starter_next_delay_ms(s->delay_ms);
+}
+
+int64_t
+starter_next_delay_ms(int64_t delay_ms)
+{
+	return delay_ms * 3 / 2 > POLL_MAX_MS ? POLL_MAX_MS :
+	    delay_ms * 3 / 2;
 }
 
 static void
@@ -163,7 +168,7 @@ starter_start(struct daemon *d, const struct gw_spec *spec, int64_t wait_ms,
 	s->job = spec->command != NULL;
 	s->t0 = now_mono_ms();
 	s->deadline = s->t0 + wait_ms;
-	s->delay_ms = POLL_FIRST_MS;
+	s->delay_ms = d->cfg.gateway.start_poll;
 	s->timer = evtimer_new(d->base, poll_cb, s);
 	s->in_call = true;
 	d->starts++;		/* reconciliation must not race this one */

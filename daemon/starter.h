@@ -1,6 +1,6 @@
 /*
- * Starting a sandbox: Start, then Get with a backoff (50 ms, ×1.5,
- * capped at 2 s) on loop timers until it is RUNNING, has ended, or the
+ * Starting a sandbox: Start, then Get with a backoff (gateway.start_poll,
+ * 200 ms by default, ×1.5, capped at 2 s) on loop timers until it is RUNNING, has ended, or the
  * deadline passes.  Used by lease.acquire (cold starts) and by the pools.
  */
 #ifndef SBX_STARTER_H
@@ -25,6 +25,8 @@ struct starter	*starter_start(struct daemon *, const struct gw_spec *,
 		    int64_t wait_ms, starter_cb *, void *arg);
 /* Gives up: the callback runs at once with RPC_ERR_CANCELLED. */
 void		 starter_cancel(struct starter *, const char *why);
+/* The wait before the next Get, after one of `delay_ms`. */
+int64_t		 starter_next_delay_ms(int64_t delay_ms);
 /* Milliseconds from Start to RUNNING of the last success (for pools). */
 int64_t		 starter_elapsed_ms(const struct starter *);
 

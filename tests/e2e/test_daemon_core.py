@@ -161,7 +161,8 @@ def test_other_user_is_refused(daemon, tmpdir_short):
     assert b"another user" in r.stderr
     r = daemon.sbctl("reclaim", lease, user=uid)
     assert r.returncode == 77
-    r = daemon.sbctl("ls", "--json", user=uid)
+    r = daemon.sbctl("--json", "ls", user=uid)    # --json is global
+    assert r.returncode == 0, r.stderr
     assert lease.encode() not in r.stdout
     # root still sees and may act on it
     assert daemon.sbctl("exec", lease, "--", "true").returncode == 0
@@ -259,3 +260,299 @@ def test_start_reply_lost_creates_one_sandbox(tmpdir_short, procs):
     assert gw.read_stats()["calls"]["Start"] == 1
     out = d.call("exec", lease=lease["id"], argv=["true"])
     assert out["exit_code"] == 0
+
+
+def local_gateway_pids(d):
+    """Pids of the sandbox-gateway-local listening on this daemon's socket.
+
+    Found by the command line sandboxd gave it (`--listen unix:SOCKET`), so
+    only the gateway this test's daemon started is ever seen.
+    """
+    want = f"unix:{os.path.join(d.dir, 'gateway.sock')}".encode()
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a == b"--listen" and b == want for a, b in zip(argv, argv[1:])):
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        continue    # dead, not yet reaped
+            except OSError:
+                continue
+            pids.append(int(name))
+    return pids
+
+
+@pytest.fixture
+def local_gateway_reaper():
+    """Kills, at the end, the local gateways of the daemons a test names."""
+    daemons = []
+    yield daemons.append
+    for d in daemons:
+        for pid in local_gateway_pids(d):
+            os.kill(pid, 9)
+
+
+def run_works(d):
+    r = d.sbctl("run", "--", "echo", "back")
+    return r.returncode == 0 and r.stdout == b"back\n"
+
+
+def test_owned_local_gateway_killed_is_restarted(tmpdir_short, procs,
+                                                 local_gateway_reaper):
+    d = Daemon(tmpdir_short, procs, gateway="local")
+    local_gateway_reaper(d)
+    [pid] = local_gateway_pids(d)
+    os.kill(pid, 9)
+    sbxtest.wait_for(lambda: local_gateway_pids(d) not in ([], [pid]),
+                     what="a new local gateway")
+    sbxtest.wait_for(lambda: run_works(d), what="sbctl run to work again")
+    assert d.proc.alive()
+
+
+def test_reattached_local_gateway_is_supervised(tmpdir_short, procs,
+                                                local_gateway_reaper):
+    """SIGTERM with a lease leaves the gateway; the next daemon watches it."""
+    d = Daemon(tmpdir_short, procs, gateway="local")
+    local_gateway_reaper(d)
+    [pid] = local_gateway_pids(d)
+    lease = d.call("lease.acquire")["id"]
+    d.proc.signal(15)
+    assert d.proc.wait(30) == 0
+    assert local_gateway_pids(d) == [pid]
+    d2 = Daemon(tmpdir_short, procs, gateway="local")
+    assert [l["id"] for l in d2.call("lease.list")["leases"]] == [lease]
+    assert local_gateway_pids(d2) == [pid]
+    os.kill(pid, 9)
+    sbxtest.wait_for(lambda: local_gateway_pids(d2) not in ([], [pid]),
+                     what="a new local gateway")
+    sbxtest.wait_for(lambda: run_works(d2), what="sbctl run to work again")
+    assert d2.proc.alive()
+
+
+def test_reattached_local_gateway_stopped_when_nothing_is_left(
+        tmpdir_short, procs, local_gateway_reaper):
+    d = Daemon(tmpdir_short, procs, gateway="local")
+    local_gateway_reaper(d)
+    lease = d.call("lease.acquire")["id"]
+    d.proc.signal(15)
+    assert d.proc.wait(30) == 0
+    [pid] = local_gateway_pids(d)
+    d2 = Daemon(tmpdir_short, procs, gateway="local")
+    d2.call("lease.release", lease=lease, wait=True)
+    d2.proc.signal(15)
+    assert d2.proc.wait(30) == 0
+    assert local_gateway_pids(d2) == []
+    assert not os.path.exists(os.path.join(tmpdir_short, "gateway.pid"))
+
+
+def test_exec_max_output_counts_bytes_on_both_paths(daemon):
+    """max_output keeps that many bytes, with stdin (stream) or without."""
+    lease = daemon.call("lease.acquire")["id"]
+    argv = ["sh", "-c", "cat >/dev/null; head -c 3000 /dev/zero | tr '\\0' o;"
+            " head -c 2000 /dev/zero | tr '\\0' e >&2"]
+    unary = daemon.call("exec", lease=lease, argv=argv, max_output=1500)
+    streamed = daemon.call("exec", lease=lease, argv=argv, max_output=1500,
+                           stdin_b64=b64(b"x"))
+    for r in (unary, streamed):
+        assert unb64(r["stdout_b64"]) == b"o" * 1500
+        assert unb64(r["stderr_b64"]) == b"e" * 1500
+        assert r["stdout_truncated"] and r["stderr_truncated"]
+        assert r["stdout_bytes"] == 3000 and r["stderr_bytes"] == 2000
+    small = daemon.call("exec", lease=lease, argv=["echo", "hi"], max_output=10)
+    assert unb64(small["stdout_b64"]) == b"hi\n"
+    assert not small["stdout_truncated"]
+    daemon.call("lease.release", lease=lease)
+
+
+def test_start_poll_is_honoured(tmpdir_short, procs):
+    """start_poll = 10ms polls a 2 s start far more often than the 200 ms
+    default could (200, 500, 950, 1625 ms, 2.6 s: at most 5 Gets)."""
+    gw = Gateway(tmpdir_short, procs, args=["--start-delay-ms", "2000"])
+    d = Daemon(tmpdir_short, procs, gateway=gw.target,
+               conf_extra="start_poll = 10ms\n")
+    before = gw.read_stats()["calls"].get("Get", 0)
+    lease = d.call("lease.acquire")["id"]
+    gets = gw.read_stats()["calls"].get("Get", 0) - before
+    assert gets >= 8, gets
+    d.call("lease.release", lease=lease)
+
+
+def test_sigterm_finishes_replies_in_flight(tmpdir_short, procs, gw):
+    d = Daemon(tmpdir_short, procs, gateway=gw.target)
+    lease = d.call("lease.acquire")["id"]
+    c = d.rpc()
+    rid = c.send("exec", {"lease": lease, "argv": [
+        "sh", "-c", "touch /work/started; sleep 2; echo finished"]})
+    import glob
+    sbxtest.wait_for(lambda: glob.glob(f"{gw.root}/*/work/started"),
+                     what="the exec to be running")
+    d.proc.signal(15)
+    m = c.wait_reply(rid)
+    assert unb64(m["result"]["stdout_b64"]) == b"finished\n", m
+    assert m["result"]["exit_code"] == 0
+    # The last answer ends the shutdown: well before the 20 s grace,
+    # though this client is still connected.
+    import time
+    t0 = time.monotonic()
+    assert d.proc.wait(30) == 0
+    assert time.monotonic() - t0 < 10
+
+
+def test_pipelined_replies_out_of_order(daemon):
+    lease = daemon.call("lease.acquire")["id"]
+    c = daemon.rpc()
+    slow = c.send("exec", {"lease": lease, "argv": ["sleep", "2"]})
+    fast = c.send("status")
+    first, second = c.read_msg(), c.read_msg()
+    assert first["id"] == fast and "leases" in first["result"]
+    assert second["id"] == slow and second["result"]["exit_code"] == 0
+    daemon.call("lease.release", lease=lease)
+
+
+def test_lease_get_refreshes_status_from_gateway(daemon):
+    """A job's main command ends: lease.get asks Get and says so."""
+    res = daemon.call("lease.acquire",
+                      command=["sh", "-c", "sleep 1; exit 3"])
+    assert res["sandbox_status"] == "running"
+    got = sbxtest.wait_for(
+        lambda: (lambda l: l if l["sandbox_status"] != "running" else None)(
+            daemon.call("lease.get", lease=res["id"])),
+        what="lease.get to report the end")
+    assert got["sandbox_status"] in ("completed", "failed"), got
+    assert got["state"] == "failed" and got["exit_code"] == 3, got
+    daemon.call("lease.release", lease=res["id"])
+
+
+def test_acquire_sandbox_ends_while_starting(tmpdir_short, procs):
+    gw = Gateway(tmpdir_short, procs, args=["--start-delay-ms", "30000"])
+    d = Daemon(tmpdir_short, procs, gateway=gw.target)
+    c = d.rpc()
+    rid = c.send("lease.acquire", {})
+    import gwclient
+    g = gwclient.Client(gw.target)
+    [sid] = sbxtest.wait_for(
+        lambda: [s.sandbox_id for s in
+                 g.call("List", tags=["sandboxd"]).sandboxes],
+        what="the sandbox to be starting")
+    g.call("Stop", sandbox_id=sid)
+    m = c.wait_reply(rid)
+    assert m["error"]["data"]["kind"] == "sandbox_failed", m
+    assert "ended while starting" in m["error"]["message"]
+    assert d.call("lease.list")["leases"] == []
+
+
+def test_acquire_not_running_within_wait(tmpdir_short, procs):
+    gw = Gateway(tmpdir_short, procs, args=["--start-delay-ms", "30000"])
+    d = Daemon(tmpdir_short, procs, gateway=gw.target)
+    with pytest.raises(RpcError) as e:
+        d.call("lease.acquire", wait="1s")
+    assert e.value.kind == "deadline_exceeded"
+    assert "not running in time" in e.value.message
+    assert d.call("lease.list")["leases"] == []
+
+
+def test_cold_start_spec_reaches_the_sandbox(daemon, gw):
+    """files, env and egress of lease.acquire arrive in Start."""
+    res = daemon.call("lease.acquire", env={"GREETING": "hi there"},
+                      files=[{"path": "/work/conf/app.ini",
+                              "data_b64": b64(b"[app]\nx = 1\n")}],
+                      egress="none", cpu="1", memory="256Mi")
+    lease = res["id"]
+    out = daemon.call("exec", lease=lease, argv=[
+        "sh", "-c", 'cat /work/conf/app.ini; echo "$GREETING"'])
+    assert unb64(out["stdout_b64"]) == b"[app]\nx = 1\nhi there\n"
+    import gwclient
+    sb = gwclient.Client(gw.target).call("Get", sandbox_id=res["sandbox_id"])
+    assert sb.applied_egress_mode == "none"
+    if "isolation bwrap" in gw.proc.output():
+        out = daemon.call("exec", lease=lease, argv=[
+            "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1"])
+        assert unb64(out["stdout_b64"]).split() == [b"lo"]
+    daemon.call("lease.release", lease=lease)
+
+
+def test_sigterm_sends_a_large_reply_whole(tmpdir_short, procs, gw):
+    """A reply bigger than the socket buffer, answered as the shutdown
+    ends, still reaches the client whole."""
+    d = Daemon(tmpdir_short, procs, gateway=gw.target)
+    lease = d.call("lease.acquire")["id"]
+    c = d.rpc()
+    rid = c.send("exec", {"lease": lease, "argv": [
+        "sh", "-c", "touch /work/started; sleep 1; head -c 4000000 /dev/zero"]})
+    import glob
+    import time
+    sbxtest.wait_for(lambda: glob.glob(f"{gw.root}/*/work/started"),
+                     what="the exec to be running")
+    d.proc.signal(15)
+    time.sleep(2)       # let the answer pile up unread
+    m = c.wait_reply(rid)
+    assert unb64(m["result"]["stdout_b64"]) == bytes(4000000)
+    assert d.proc.wait(30) == 0
+
+
+def test_cold_start_file_paths_relative_like_cp(daemon, tmpdir_short):
+    """--file REMOTE may be relative to the working directory, as in cp."""
+    local = os.path.join(tmpdir_short, "in.txt")
+    with open(local, "wb") as f:
+        f.write(b"payload\n")
+    r = daemon.sbctl("lease", "--file", f"{local}:rel/in.txt",
+                     "--file", f"{local}:/work/abs.txt")
+    assert r.returncode == 0, r.stderr
+    lease = r.stdout.decode().strip()
+    r = daemon.sbctl("exec", lease, "--", "sh", "-c",
+                     "cat rel/in.txt /work/rel/in.txt /work/abs.txt")
+    assert r.stdout == b"payload\n" * 3, r.stderr
+    r = daemon.sbctl("cp", f"{lease}:rel/in.txt", os.path.join(tmpdir_short,
+                                                               "back.txt"))
+    assert r.returncode == 0, r.stderr
+    daemon.call("lease.release", lease=lease)
+    # A job's command runs at Start: its files must be mounted, absolute.
+    with pytest.raises(RpcError) as e:
+        daemon.call("lease.acquire", command=["cat", "x"],
+                    files=[{"path": "x", "data_b64": b64(b"1")}])
+    assert e.value.kind == "invalid_params"
+    assert "absolute" in e.value.message
+
+
+def test_exec_help_and_stdin_only_with_i(daemon):
+    for cmd in ("exec", "run"):
+        r = daemon.sbctl(cmd, "--help")
+        assert r.returncode == 0
+        for opt in (b"-i, --stdin", b"-t, --tty", b"--buffered",
+                    b"--timeout DUR", b"--max-output SIZE",
+                    b"piped input is not read"):
+            assert opt in r.stdout, (cmd, opt)
+    lease = daemon.call("lease.acquire")["id"]
+    r = daemon.sbctl("exec", lease, "--", "cat", input=b"piped\n")
+    assert r.returncode == 0 and r.stdout == b"", r.stderr
+    r = daemon.sbctl("exec", "-i", lease, "--", "cat", input=b"piped\n")
+    assert r.stdout == b"piped\n", r.stderr
+    daemon.call("lease.release", lease=lease)
+
+
+def test_cold_start_from_a_pool_with_files_of_both(tmpdir_short, procs, gw):
+    """env makes a cold start from the pool's spec: the pool's files and
+    the caller's (absolute and relative) all arrive, and the request's
+    storage is freed by its own count (the merged count overran it)."""
+    local = os.path.join(tmpdir_short, "pool.txt")
+    with open(local, "w") as f:
+        f.write("from the pool\n")
+    d = Daemon(tmpdir_short, procs, gateway=gw.target, conf_extra=(
+        f"[pool.w]\nwarm = 0\nfile = {local}:/work/p1.txt\n"
+        f"file = {local}:/work/p2.txt\n"))
+    res = d.call("lease.acquire", pool="w", env={"A": "1"},
+                 files=[{"path": "/work/mine.txt", "data_b64": b64(b"m\n")},
+                        {"path": "rel.txt", "data_b64": b64(b"r\n")}])
+    out = d.call("exec", lease=res["id"], argv=[
+        "sh", "-c", "cat p1.txt p2.txt mine.txt rel.txt; echo $A"])
+    assert unb64(out["stdout_b64"]) == (b"from the pool\n" * 2 +
+                                        b"m\nr\n1\n")
+    d.call("lease.release", lease=res["id"])
+    assert d.proc.alive()

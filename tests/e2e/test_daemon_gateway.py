@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+import sbxtest
 from sbxd import Daemon, Gateway, RpcError
 
 
@@ -103,3 +104,56 @@ def test_tls_gateway_unverified_refused(tmpdir_short, procs):
     r = d.sbctl("run", "--", "true")
     assert r.returncode == 69
     assert d.proc.alive()
+
+
+def start_remote(tmpdir_short, env_extra, conf_extra=""):
+    """sandboxd with a host:port gateway: (exit status, stderr), the status
+    None when it started listening (it is then stopped)."""
+    conf = os.path.join(tmpdir_short, "remote.conf")
+    with open(conf, "w") as f:
+        f.write(f"[daemon]\nsocket = {tmpdir_short}/remote.sock\n"
+                f"state_dir = {tmpdir_short}/remote-state\n"
+                f"[gateway]\naddress = localhost:{free_port()}\n" + conf_extra)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(
+        ("SANDBOXD_", "WANDB_", "CWSANDBOX_"))}
+    env["HOME"] = tmpdir_short     # no ~/.netrc key
+    env.update(env_extra)
+    errpath = os.path.join(tmpdir_short, "remote.err")
+    with open(errpath, "wb") as errf:
+        p = subprocess.Popen([sbxtest.binary("sandboxd"), "-c", conf],
+                             env=env, stdout=subprocess.DEVNULL, stderr=errf)
+    sock = os.path.join(tmpdir_short, "remote.sock")
+    sbxtest.wait_for(lambda: p.poll() is not None
+                     or sbxtest.unix_connectable(sock), what="sandboxd")
+    rc = p.poll()
+    if rc is None:
+        p.terminate()
+        p.wait(30)
+    with open(errpath) as f:
+        return rc, f.read()
+
+
+def test_remote_w_and_b_key_without_entity_refused(tmpdir_short):
+    rc, err = start_remote(tmpdir_short, {"SANDBOXD_API_KEY": "k"})
+    assert rc == 78, err        # EX_CONFIG
+    assert "entity" in err and "WANDB_ENTITY_NAME" in err
+    assert "k\n" not in err
+
+
+@pytest.mark.parametrize("env,conf", [
+    ({"SANDBOXD_API_KEY": "k", "WANDB_ENTITY_NAME": "team"}, ""),
+    ({"SANDBOXD_API_KEY": "k"}, "entity = team\n"),
+    ({"CWSANDBOX_API_KEY": "cw"}, ""),      # a bearer key needs no entity
+])
+def test_remote_with_entity_or_bearer_starts(tmpdir_short, env, conf):
+    rc, err = start_remote(tmpdir_short, env, conf)
+    assert rc is None, err
+
+
+def test_config_local_beats_cwsandbox_base_url(tmpdir_short, procs):
+    env = dict(os.environ, CWSANDBOX_BASE_URL="https://localhost:1")
+    d = Daemon(tmpdir_short, procs, gateway="local", env=env)
+    st = d.call("status")
+    assert st["gateway"]["address"] == "local"
+    r = d.sbctl("run", "--", "echo", "local")
+    assert r.returncode == 0 and r.stdout == b"local\n", r.stderr
