@@ -138,8 +138,8 @@ budget_to_json(struct budget *b)
 		    "total_ms", (json_int_t)b->acct[i].total_ms,
 		    "charges", cs));
 	}
-	return json_pack("{s:i, s:o, s:O}", "version", 1, "users", users,
-	    "pools", b->pools);
+	return json_pack("{s:i, s:o, s:o}", "version", 1, "users", users,
+	    "pools", json_deep_copy(b->pools));
 }
 
 static void
@@ -323,10 +323,12 @@ used_ms(struct daemon *d, uid_t uid, int64_t window_ms)
 	return ms;
 }
 
+/* Rounded: a lease stopped at its budget's end by a timer a millisecond
+ * early has still used it all. */
 int64_t
 budget_used_s(struct daemon *d, uid_t uid, int64_t window_ms)
 {
-	return used_ms(d, uid, window_ms) / 1000;
+	return (used_ms(d, uid, window_ms) + 500) / 1000;
 }
 
 /* Sandboxes the host holds: leased, warm, starting. */
@@ -371,7 +373,7 @@ refuse(struct rpc_req *req, const char *budget, int64_t limit, int64_t used,
 
 /*
  * What is left of the user's sandbox-seconds: a deadline further than
- * that is brought in (*why says so); less than a second left refuses.
+ * that is brought in (*why says so); none left (rounded) refuses.
  */
 static int
 fit_sandbox_seconds(struct rpc_req *req, const struct config_budget *p,
@@ -383,10 +385,10 @@ fit_sandbox_seconds(struct rpc_req *req, const struct config_budget *p,
 		return 0;
 	used = used_ms(req->d, uid, p->window);
 	left = p->sandbox_seconds * 1000 - used;
-	if (left < 1000)
+	if (left <= 500)	/* used, as budget_used_s rounds it */
 		return refuse(req, "sandbox_seconds", p->sandbox_seconds,
-		    (used + 999) / 1000, "%lld of %lld sandbox-seconds used in "
-		    "the last %llds", (long long)((used + 999) / 1000),
+		    (used + 500) / 1000, "%lld of %lld sandbox-seconds used in "
+		    "the last %llds", (long long)((used + 500) / 1000),
 		    (long long)p->sandbox_seconds,
 		    (long long)(p->window / 1000));
 	if (*ttl_ms > left) {
@@ -456,6 +458,72 @@ budget_check_renew(struct rpc_req *req, struct lease *l, int64_t *ttl_ms,
 	return fit_sandbox_seconds(req, p, l->owner_uid, ttl_ms, why);
 }
 
+/* Is any sandbox-second budget set?  Most hosts have none. */
+static bool
+any_sandbox_seconds(const struct config *cfg)
+{
+	int	i;
+
+	if (cfg->budget.sandbox_seconds > 0)
+		return true;
+	for (i = 0; i < cfg->nuser_budgets; i++)
+		if (cfg->user_budgets[i].sandbox_seconds > 0)
+			return true;
+	for (i = 0; i < cfg->ngroup_budgets; i++)
+		if (cfg->group_budgets[i].sandbox_seconds > 0)
+			return true;
+	return false;
+}
+
+/* One owner of running leases, for one enforcement turn. */
+struct owner {
+	uid_t		uid;
+	unsigned	n;		/* running leases */
+	bool		limited;
+	int64_t		left_ms;	/* of its sandbox-seconds */
+};
+
+static struct owner *
+owner_of(struct owner *o, size_t n, uid_t uid)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (o[i].uid == uid)
+			return &o[i];
+	return NULL;
+}
+
+/* Owners of running leases and what is left of their budgets. */
+static struct owner *
+owners_left(struct daemon *d, size_t *nowners)
+{
+	const struct config_budget	*p;
+	struct owner			*o = NULL, *w;
+	struct lease			*l;
+	size_t				 n = 0, i;
+
+	for (l = lease_first(d->leases); l != NULL; l = lease_next(l)) {
+		if (l->state != LEASE_READY || l->ready_ms == 0)
+			continue;
+		if ((w = owner_of(o, n, l->owner_uid)) == NULL) {
+			o = xreallocarray(o, n + 1, sizeof *o);
+			w = &o[n++];
+			memset(w, 0, sizeof *w);
+			w->uid = l->owner_uid;
+		}
+		w->n++;
+	}
+	for (i = 0; i < n; i++) {
+		p = budget_policy(d, o[i].uid);
+		if ((o[i].limited = p->sandbox_seconds > 0))
+			o[i].left_ms = p->sandbox_seconds * 1000 -
+			    used_ms(d, o[i].uid, p->window);
+	}
+	*nowners = n;
+	return o;
+}
+
 /*
  * Running leases against their owners' sandbox-seconds: told some
  * seconds before the budget runs out (at the rate they use it now), and
@@ -464,39 +532,34 @@ budget_check_renew(struct rpc_req *req, struct lease *l, int64_t *ttl_ms,
 static void
 budget_enforce(evutil_socket_t fd, short what, void *arg)
 {
-	struct budget			*b = arg;
-	struct daemon			*d = b->d;
-	const struct config_budget	*p;
-	struct lease			*l, *next, *m;
-	int64_t				 now = now_wall_ms(), left, at;
-	unsigned			 n;
+	struct budget	*b = arg;
+	struct daemon	*d = b->d;
+	struct owner	*o, *w;
+	struct lease	*l, *next;
+	int64_t		 now = now_wall_ms(), at;
+	size_t		 n;
 
+	if (!any_sandbox_seconds(&d->cfg))
+		return;
+	o = owners_left(d, &n);
 	for (l = lease_first(d->leases); l != NULL; l = next) {
 		next = lease_next(l);
-		if (l->state != LEASE_READY || l->ready_ms == 0)
+		if (l->state != LEASE_READY || l->ready_ms == 0 ||
+		    (w = owner_of(o, n, l->owner_uid)) == NULL || !w->limited)
 			continue;
-		p = budget_policy(d, l->owner_uid);
-		if (p->sandbox_seconds <= 0)
-			continue;
-		left = p->sandbox_seconds * 1000 - used_ms(d, l->owner_uid,
-		    p->window);
-		if (left <= 0) {
+		if (w->left_ms <= 0) {
 			lease_expire(l, "sandbox_seconds");
-			/* the others of this owner go on the next turns */
-			next = lease_first(d->leases);
 			continue;
 		}
-		for (n = 0, m = lease_first(d->leases); m != NULL;
-		    m = lease_next(m))
-			n += m->owner_uid == l->owner_uid &&
-			    m->state == LEASE_READY && m->ready_ms != 0;
-		at = now + left / (n ? n : 1);
-		if (!l->budget_warned && at < l->expires_ms &&
+		at = now + w->left_ms / w->n;
+		/* (a deadline already set by the budget has its own warning) */
+		if (!l->budget_warned && at < l->expires_ms - 1000 &&
 		    at - now <= WARN_BEFORE_MS) {
 			l->budget_warned = true;
 			lease_warn(l, "sandbox_seconds", at);
 		}
 	}
+	free(o);
 }
 
 void
@@ -603,8 +666,8 @@ budget_host_json(struct daemon *d)
 
 	return json_pack("{s:I, s:I, s:I, s:o, s:I, s:I}",
 	    "window_s", (json_int_t)(d->cfg.budget.window / 1000),
-	    "sandbox_seconds", (json_int_t)(used_ms(d, (uid_t)-1,
-	    d->cfg.budget.window) / 1000),
+	    "sandbox_seconds", (json_int_t)budget_used_s(d, (uid_t)-1,
+	    d->cfg.budget.window),
 	    "pool_sandbox_seconds", (json_int_t)pool_s,
 	    "pools", pools,
 	    "sandboxes", (json_int_t)host_sandboxes(d),
