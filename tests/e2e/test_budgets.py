@@ -229,6 +229,11 @@ def test_other_user_cannot_touch(tmpdir_short, procs, gw):
         assert r.returncode == 77, (args, r.stderr)
     r = d.sbctl("--json", "ls", user=uid)
     assert mine.encode() not in r.stdout
+    # nor hear how one of them ended
+    d.call("lease.release", lease=mine)
+    r = d.sbctl("renew", mine, user=uid)
+    assert r.returncode == 77, (r.returncode, r.stderr)
+    mine = d.call("lease.acquire")["id"]
     # their own budget applies to them: one lease, then refused
     r = d.sbctl("lease", user=uid)
     assert r.returncode == 0, r.stderr
@@ -464,3 +469,21 @@ def test_group_and_user_overrides(tmpdir_short, procs, gw):
         d.call("lease.renew", lease=first["id"], ttl=60)
     assert e.value.data["budget"] == "max_lease_ttl"
     assert e.value.data["limit"] == 30
+
+
+def test_renew_by_admin_uses_the_owners_groups(tmpdir_short, procs, gw):
+    """Root's own group (gid 0) has a stricter section: renewing another
+    user's lease as root must not apply it to that user."""
+    other = make_user("sbxtest-other")
+    d = with_budget(tmpdir_short, procs, gw, "",
+                    "[budget.group.root]\nmax_lease_ttl = 30s\n"
+                    "default_lease_ttl = 10s\n")
+    open_socket(d)
+    r = d.sbctl("--json", "lease", "--ttl", "20s", user=other)
+    assert r.returncode == 0, r.stderr
+    theirs = json.loads(r.stdout)["id"]
+    assert d.call("lease.renew", lease=theirs, ttl=60)["ttl_s"] == 60
+    mine = d.call("lease.acquire")["id"]
+    with pytest.raises(RpcError) as e:
+        d.call("lease.renew", lease=mine, ttl=60)
+    assert e.value.data["budget"] == "max_lease_ttl"
