@@ -327,7 +327,7 @@ def test_warm_lease_renew_within_user_max_lifetime(tmpdir_short, procs, gw):
     d.call("lease.renew", lease=lease["id"], ttl=30)
 
 
-def test_renew_refused_by_sandbox_seconds(tmpdir_short, procs, gw):
+def test_acquire_capped_by_sandbox_seconds(tmpdir_short, procs, gw):
     d = with_budget(tmpdir_short, procs, gw,
                     "sandbox_seconds = 3\nwindow = 1h\n")
     c = d.rpc()
@@ -341,6 +341,27 @@ def test_renew_refused_by_sandbox_seconds(tmpdir_short, procs, gw):
     assert m["params"]["reason"] == "sandbox_seconds"
     other = refused(d, "sandbox_seconds")
     assert other.data["limit"] == 3
+    c.close()
+
+
+def test_renew_within_and_past_sandbox_seconds(tmpdir_short, procs, gw):
+    """A renewal never reaches past the budget: brought in while some is
+    left, refused (sandbox_seconds) once none is, before the lease ends."""
+    d = with_budget(tmpdir_short, procs, gw,
+                    "sandbox_seconds = 3\nwindow = 1h\n")
+    c = d.rpc()
+    lease = c.call("lease.acquire", ttl=60)
+    end = lease["expires_at"]
+    while True:
+        try:
+            r = c.call("lease.renew", lease=lease["id"], ttl=60)
+        except RpcError as e:
+            assert e.kind == "budget_exceeded", e
+            assert e.data["budget"] == "sandbox_seconds"
+            assert e.data["limit"] == 3
+            break
+        assert r["expires_at"] <= end + 0.05, "renewed past the budget"
+        time.sleep(0.02)
     c.close()
 
 
