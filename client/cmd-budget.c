@@ -1,9 +1,11 @@
 /*
- * sbctl budget [-a]: your use against your limits (budget.get); with -a,
- * every user's, the pools' sandbox-seconds and the host's sandboxes.
+ * sbctl budget [-a | -m]: your use against your limits (budget.get); with
+ * -a, every user's, the pools' sandbox-seconds and the host's sandboxes.
+ * Root sees everyone unless it asks for its own (-m).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -18,9 +20,9 @@ static int	cmd_budget_exec(struct sbctl *, const struct sbctl_cmd *, int,
 
 const struct sbctl_cmd cmd_budget_entry = {
 	.name = "budget",
-	.usage = "[-a]",
+	.usage = "[-a | -m]",
 	.summary = "Show your sandbox use against your budgets (-a: "
-	    "everyone's, for root and admins).",
+	    "everyone's, for root and admins; root's default; -m: yours).",
 	.min_args = 0,
 	.max_args = 0,
 	.exec = cmd_budget_exec,
@@ -28,6 +30,7 @@ const struct sbctl_cmd cmd_budget_entry = {
 
 static const struct option budget_longopts[] = {
 	{ "all",	no_argument,		NULL, 'a' },
+	{ "mine",	no_argument,		NULL, 'm' },
 	{ NULL,		0,			NULL, 0 }
 };
 
@@ -142,11 +145,11 @@ cmd_budget_exec(struct sbctl *sb, const struct sbctl_cmd *self, int argc,
     char **argv)
 {
 	json_t	*params = json_object(), *r;
-	bool	 all = false;
+	bool	 all = getuid() == 0;
 	int	 ch, rv;
 
 	optind = 0;
-	while ((ch = cmd_getopt(self, argc, argv, "a", budget_longopts)) !=
+	while ((ch = cmd_getopt(self, argc, argv, "am", budget_longopts)) !=
 	    -1) {
 		if (ch == 'h' || ch == '?') {
 			json_decref(params);
@@ -155,7 +158,7 @@ cmd_budget_exec(struct sbctl *sb, const struct sbctl_cmd *self, int argc,
 			cmd_print_help(self, stdout);
 			return SBCTL_EXIT_OK;
 		}
-		all = true;
+		all = ch == 'a';
 	}
 	if ((rv = cmd_check_operands(self, argc - optind, argv + optind)) !=
 	    0) {

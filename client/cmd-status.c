@@ -12,7 +12,8 @@ static int	cmd_status_exec(struct sbctl *, const struct sbctl_cmd *, int,
 const struct sbctl_cmd cmd_status_entry = {
 	.name = "status",
 	.usage = "",
-	.summary = "Show sandboxd's version, uptime, gateway and lease count.",
+	.summary = "Show sandboxd's version, uptime, gateway, lease count and "
+	    "host totals.",
 	.min_args = 0,
 	.max_args = 0,
 	.exec = cmd_status_exec,
@@ -25,6 +26,28 @@ status_str(const json_t *o, const char *member)
 	const char	*s = json_string_value(json_object_get(o, member));
 
 	return s != NULL ? s : "-";
+}
+
+/* A member as an integer (0 when absent). */
+static long long
+status_n(const json_t *o, const char *member)
+{
+	return (long long)json_integer_value(json_object_get(o, member));
+}
+
+/* The host's totals: sandboxes held, sandbox-seconds charged. */
+static void
+status_print_host(const json_t *h)
+{
+	char	 w[32];
+
+	printf("sandboxes: %lld", status_n(h, "sandboxes"));
+	if (status_n(h, "max_sandboxes") > 0)
+		printf(" of %lld", status_n(h, "max_sandboxes"));
+	printf("\nsandbox-seconds: %lld in the last %s (all users), %lld warm "
+	    "in pools\n", status_n(h, "sandbox_seconds"),
+	    format_duration(w, sizeof w, status_n(h, "window_s") * 1000),
+	    status_n(h, "pool_sandbox_seconds"));
 }
 
 /* Prints the status result for a person. */
@@ -47,6 +70,8 @@ status_print(const json_t *r)
 		    json_array_size(json_object_get(gw, "channels")));
 	printf(")\nleases: %lld\n",
 	    (long long)json_integer_value(json_object_get(r, "leases")));
+	if (json_is_object(json_object_get(r, "host")))
+		status_print_host(json_object_get(r, "host"));
 }
 
 /* Calls status and prints it. */

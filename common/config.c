@@ -149,6 +149,10 @@ cfg_after_set(struct cfg_ctx *ctx, const struct cfg_key *k, void *base)
 {
 	struct config_pool	*pool = base;
 
+	if (k->kind == K_BUDGET && (ctx->sect == S_USER ||
+	    ctx->sect == S_GROUP) && strcmp(k->name, "max_sandboxes") == 0)
+		return cfg_error(ctx, "max_sandboxes is host-wide: set it in "
+		    "[budget], not in [%s]", ctx->secname);
 	if (k->kind == K_BUDGET)
 		((struct config_budget *)base)->set |= 1ULL << cfg_budget_bit(k);
 	if ((k->flags & F_DEFAULT_POOL) && pool->is_default) {
@@ -346,6 +350,55 @@ cfg_ctx_free(struct cfg_ctx *ctx)
 	free(ctx->key_line);
 }
 
+/* One budget's ttls: the default must be one a lease may have. */
+static char *
+cfg_check_budget(const char *file, const char *sect,
+    const struct config_budget *b)
+{
+	if (b->default_lease_ttl > b->max_lease_ttl)
+		return xasprintf("%s: [%s] default_lease_ttl (%llds) is longer "
+		    "than max_lease_ttl (%llds)", file, sect,
+		    (long long)(b->default_lease_ttl / 1000),
+		    (long long)(b->max_lease_ttl / 1000));
+	return NULL;
+}
+
+/* Rules between keys, once every section is read. */
+static int
+cfg_check_limits(const char *file, const struct config *cfg, char **err)
+{
+	char	*why, sect[300];
+	int	 i;
+
+	why = cfg_check_budget(file, "budget", &cfg->budget);
+	for (i = 0; why == NULL && i < cfg->nuser_budgets; i++) {
+		snprintf(sect, sizeof sect, "budget.user.%s",
+		    cfg->user_budgets[i].name);
+		why = cfg_check_budget(file, sect, &cfg->user_budgets[i]);
+	}
+	for (i = 0; why == NULL && i < cfg->ngroup_budgets; i++) {
+		snprintf(sect, sizeof sect, "budget.group.%s",
+		    cfg->group_budgets[i].name);
+		why = cfg_check_budget(file, sect, &cfg->group_budgets[i]);
+	}
+	/* max_lifetime is the hard cap on any sandbox: pools' included. */
+	for (i = 0; why == NULL && i < cfg->npools; i++) {
+		if (cfg->pools[i].max_lifetime > cfg->budget.max_lifetime)
+			why = xasprintf("%s: [pool.%s] max_lifetime (%llds) is "
+			    "longer than [budget] max_lifetime (%llds), the "
+			    "cap on any sandbox", file, cfg->pools[i].name,
+			    (long long)(cfg->pools[i].max_lifetime / 1000),
+			    (long long)(cfg->budget.max_lifetime / 1000));
+	}
+	if (why == NULL)
+		return 0;
+	if (err != NULL)
+		*err = why;
+	else
+		free(why);
+	return -1;
+}
+
 /* Parses `len` bytes of text; on error cfg keeps only the defaults. */
 static int
 cfg_parse(const char *name, const char *text, size_t len, struct config *cfg,
@@ -392,6 +445,11 @@ cfg_parse(const char *name, const char *text, size_t len, struct config *cfg,
 		cfg_inherit(&cfg->user_budgets[i], &cfg->budget);
 	for (i = 0; i < cfg->ngroup_budgets; i++)
 		cfg_inherit(&cfg->group_budgets[i], &cfg->budget);
+	if (cfg_check_limits(name, cfg, err) == -1) {
+		config_free(cfg);
+		config_defaults(cfg);
+		return -1;
+	}
 	cfg->path = xstrdup(name);
 	return 0;
 }

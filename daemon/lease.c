@@ -31,6 +31,15 @@
 struct tombstone {
 	char		 id[LEASE_ID_LEN + 1];
 	enum lease_state state;
+	uid_t		 owner;		/* only the owner hears how it ended */
+};
+
+/* An expired lease's sandbox being stopped: when did the gateway confirm? */
+struct expiry_stop {
+	struct lease_table	*t;
+	int64_t			 deadline_ms;	/* wall */
+	char			 id[LEASE_ID_LEN + 1];
+	TAILQ_ENTRY(expiry_stop) entry;
 };
 
 struct lease_table {
@@ -40,6 +49,9 @@ struct lease_table {
 	TAILQ_HEAD(, lease)	 list;
 	struct tombstone	 dead[TOMBSTONES];	/* ring */
 	unsigned		 ndead;
+	TAILQ_HEAD(, expiry_stop) stopping;
+	uint64_t		 expiry_stops;	/* confirmed */
+	int64_t			 stop_last_ms, stop_max_ms;	/* after deadline */
 };
 
 static void	lease_unbind(struct lease *);
@@ -59,6 +71,7 @@ lease_table_new(struct daemon *d)
 
 	t->d = d;
 	TAILQ_INIT(&t->list);
+	TAILQ_INIT(&t->stopping);
 	return t;
 }
 
@@ -69,10 +82,16 @@ lease_table_new(struct daemon *d)
 void
 lease_table_free(struct lease_table *t)
 {
-	struct lease	*l;
+	struct lease		*l;
+	struct expiry_stop	*es;
 
 	if (t == NULL)
 		return;
+	/* Stops not confirmed by now are the reaper's to report. */
+	while ((es = TAILQ_FIRST(&t->stopping)) != NULL) {
+		TAILQ_REMOVE(&t->stopping, es, entry);
+		free(es);
+	}
 	while ((l = TAILQ_FIRST(&t->list)) != NULL) {
 		TAILQ_REMOVE(&t->list, l, entry);
 		tdelete(l, &t->byid, lease_cmp);
@@ -125,7 +144,8 @@ lease_new(struct lease_table *t, uid_t uid, pid_t pid, enum lease_kind kind)
 
 	do
 		lease_make_id(id);
-	while (lease_find(t, id) != NULL || lease_tombstone(t, id) != NULL);
+	while (lease_find(t, id) != NULL || lease_tombstone(t, id, NULL) !=
+	    NULL);
 	return lease_insert(t, id, uid, pid, kind);
 }
 
@@ -176,6 +196,7 @@ lease_remove(struct lease *l)
 		return;
 	l->removed = true;
 	t->dead[t->ndead % TOMBSTONES].state = l->state;
+	t->dead[t->ndead % TOMBSTONES].owner = l->owner_uid;
 	memcpy(t->dead[t->ndead++ % TOMBSTONES].id, l->id, sizeof l->id);
 	if (d->budget != NULL)
 		budget_charge(d->budget, l->owner_uid, l->ready_ms);
@@ -262,22 +283,76 @@ lease_notify(struct lease *l, const char *method, json_t *params)
 		json_decref(params);
 }
 
+/* The gateway confirmed the stop of an expired lease's sandbox. */
+static void
+expiry_stop_done(void *arg, const struct gw_error *err)
+{
+	struct expiry_stop	*es = arg;
+	struct lease_table	*t = es->t;
+	int64_t			 after = now_wall_ms() - es->deadline_ms;
+
+	TAILQ_REMOVE(&t->stopping, es, entry);
+	if (err == NULL) {
+		t->expiry_stops++;
+		t->stop_last_ms = after;
+		if (after > t->stop_max_ms)
+			t->stop_max_ms = after;
+		log_info("lease %s: sandbox confirmed stopped %lldms after its "
+		    "deadline", es->id, (long long)after);
+	}
+	free(es);
+}
+
+/*
+ * The lease ends now: the owner is told (lease.expired, with why), the
+ * lease leaves the table and the reaper stops its sandbox; the time from
+ * the deadline to the gateway's confirmation is recorded.
+ */
+void
+lease_expire(struct lease *l, const char *reason)
+{
+	struct lease_table	*t = l->d->leases;
+	struct expiry_stop	*es;
+	int64_t			 now = now_wall_ms();
+	int64_t			 deadline = now < l->expires_ms ? now :
+				    l->expires_ms;
+	int64_t			 late = now - deadline;
+
+	if (l->removed)
+		return;
+	lease_log(l, "expired", "after %llds (%s, %lldms late): stopping %s",
+	    (long long)((now - l->ready_ms) / 1000), reason, (long long)late,
+	    l->sandbox_id);
+	lease_notify(l, "lease.expired", json_pack("{s:s, s:s?, s:f, s:I, "
+	    "s:s}", "lease", l->id, "sandbox_id", l->sandbox_id, "expired_at",
+	    deadline / 1000.0, "overshoot_ms", (json_int_t)late, "reason",
+	    reason));
+	es = xcalloc(1, sizeof *es);
+	es->t = t;
+	es->deadline_ms = deadline;
+	memcpy(es->id, l->id, sizeof es->id);
+	TAILQ_INSERT_TAIL(&t->stopping, es, entry);
+	lease_stop(l, LEASE_EXPIRED, expiry_stop_done, es);
+}
+
 /* TTL ran out: the daemon reclaims the sandbox itself. */
 static void
 lease_expired(evutil_socket_t fd, short what, void *arg)
 {
 	struct lease	*l = arg;
-	int64_t		 late = now_wall_ms() - l->expires_ms;
 
+	lease_expire(l, l->deadline_why != NULL ? l->deadline_why : "ttl");
+}
+
+void
+lease_warn(struct lease *l, const char *reason, int64_t at_ms)
+{
 	if (l->removed)
 		return;
-	lease_log(l, "expired", "after %llds (%lldms late): stopping %s",
-	    (long long)((l->expires_ms - l->ready_ms) / 1000),
-	    (long long)late, l->sandbox_id);
-	lease_notify(l, "lease.expired", json_pack("{s:s, s:s?, s:f, s:I}",
-	    "lease", l->id, "sandbox_id", l->sandbox_id, "expired_at",
-	    l->expires_ms / 1000.0, "overshoot_ms", (json_int_t)late));
-	lease_stop(l, LEASE_EXPIRED, NULL, NULL);
+	lease_notify(l, "lease.expiring", json_pack("{s:s, s:f, s:f, s:s}",
+	    "lease", l->id, "expires_at", at_ms / 1000.0,
+	    "seconds_left", (at_ms - now_wall_ms()) / 1000.0, "reason",
+	    reason));
 }
 
 /* Some seconds before the deadline: time to renew or wrap up. */
@@ -286,11 +361,17 @@ lease_expiring(evutil_socket_t fd, short what, void *arg)
 {
 	struct lease	*l = arg;
 
-	if (l->removed)
-		return;
-	lease_notify(l, "lease.expiring", json_pack("{s:s, s:f, s:f}",
-	    "lease", l->id, "expires_at", l->expires_ms / 1000.0,
-	    "seconds_left", (l->expires_ms - now_wall_ms()) / 1000.0));
+	lease_warn(l, l->deadline_why != NULL ? l->deadline_why : "ttl",
+	    l->expires_ms);
+}
+
+json_t *
+lease_expiry_stops_json(struct lease_table *t)
+{
+	return json_pack("{s:I, s:I, s:I}",
+	    "confirmed", (json_int_t)t->expiry_stops,
+	    "last_ms_after_deadline", (json_int_t)t->stop_last_ms,
+	    "max_ms_after_deadline", (json_int_t)t->stop_max_ms);
 }
 
 static void
@@ -449,13 +530,16 @@ lease_lost(struct lease *l, const char *why)
 }
 
 const char *
-lease_tombstone(struct lease_table *t, const char *id)
+lease_tombstone(struct lease_table *t, const char *id, uid_t *owner)
 {
 	unsigned	i, n = t->ndead < TOMBSTONES ? t->ndead : TOMBSTONES;
 
 	for (i = 0; i < n; i++) {
-		if (strcmp(t->dead[i].id, id) == 0)
+		if (strcmp(t->dead[i].id, id) == 0) {
+			if (owner != NULL)
+				*owner = t->dead[i].owner;
 			return lease_state_name(t->dead[i].state);
+		}
 	}
 	return NULL;
 }

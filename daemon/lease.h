@@ -69,6 +69,8 @@ struct lease {
 	int			 pidfd;		/* bind = process, else -1 */
 	struct event		*pidev;
 	struct event		*warning;	/* lease.expiring */
+	const char		*deadline_why;	/* NULL: "ttl"; or the budget */
+	bool			 budget_warned;	/* told its budget runs out */
 	bool			 has_exit_code;
 	int32_t			 exit_code;
 	char			*status_reason;
@@ -117,9 +119,20 @@ void		 lease_set_client(struct lease *, struct rpc_client *);
 int		 lease_bind_to(struct lease *, enum lease_bind);
 /*
  * What became of a lease no longer in the table: "expired", "released",
- * … or NULL when it was never seen (recent history only).
+ * … or NULL when it was never seen (recent history only); *owner (may be
+ * NULL) is who held it.
  */
-const char	*lease_tombstone(struct lease_table *, const char *id);
+const char	*lease_tombstone(struct lease_table *, const char *id,
+		    uid_t *owner);
+/*
+ * Ends the lease now as expired (`reason`: "ttl", "sandbox_seconds", …):
+ * lease.expired to a connected owner, then its sandbox is stopped.
+ */
+void		 lease_expire(struct lease *, const char *reason);
+/* lease.expiring: the lease will end at `at_ms` (wall) for `reason`. */
+void		 lease_warn(struct lease *, const char *reason, int64_t at_ms);
+/* Expired leases' stops confirmed, and how long after the deadline. */
+json_t		*lease_expiry_stops_json(struct lease_table *);
 /* Its sandbox is gone upstream: tell the owner, forget the lease. */
 void		 lease_lost(struct lease *, const char *why);
 /* Folds what the gateway reported into the lease. */

@@ -131,7 +131,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon	*d = arg;
 	struct config	 cfg;
-	char		*err = NULL;
+	char		*err = NULL, *tmp;
 
 	if (d->config_path == NULL) {
 		log_info("SIGHUP: no configuration file to reload");
@@ -149,8 +149,16 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	}
 	if (verbose_flags == 0)	/* -v on the command line wins */
 		log_set_verbosity((int)cfg.daemon.verbose);
-	/* Budgets and limits apply to new requests from now on. */
+	/* Pools first: they read the new [budget] (max_lifetime) in cfg. */
+	if (pools_reload(d->pools, &cfg, &err) == -1) {
+		log_warnx("pools not reloaded: %s", err);
+		free(err);
+	}
+	/* Budgets, limits and admins apply to new requests from now on. */
 	budgets_adopt(&d->cfg, &cfg);
+	tmp = d->cfg.daemon.admin_group;
+	d->cfg.daemon.admin_group = cfg.daemon.admin_group;
+	cfg.daemon.admin_group = tmp;	/* the old one goes with cfg */
 	d->cfg.daemon.max_clients = cfg.daemon.max_clients;
 	d->cfg.daemon.max_clients_per_uid = cfg.daemon.max_clients_per_uid;
 	d->cfg.daemon.max_inflight = cfg.daemon.max_inflight;
@@ -161,10 +169,6 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	d->cfg.gateway.exec_timeout = cfg.gateway.exec_timeout;
 	d->cfg.gateway.start_timeout = cfg.gateway.start_timeout;
 	d->cfg.gateway.start_poll = cfg.gateway.start_poll;
-	if (pools_reload(d->pools, &cfg, &err) == -1) {
-		log_warnx("pools not reloaded: %s", err);
-		free(err);
-	}
 	config_free(&cfg);
 	log_info("configuration reloaded from %s (gateway and socket "
 	    "settings need a restart)", d->config_path);

@@ -19,6 +19,7 @@ lease_renew_method(struct rpc_req *req)
 {
 	struct lease	*l;
 	int64_t		 ttl;
+	const char	*why;
 
 	if (params_only(req, renew_params) == -1 ||
 	    params_ready_lease(req, &l) == -1 ||
@@ -29,8 +30,10 @@ lease_renew_method(struct rpc_req *req)
 		    "ttl must be positive");
 		return RPC_NORMAL;
 	}
-	if (budget_check_renew(req, l, ttl) == -1)
+	if (budget_check_renew(req, l, &ttl, &why) == -1)
 		return RPC_NORMAL;
+	l->deadline_why = why;
+	l->budget_warned = false;
 	lease_renew(l, ttl);
 	rpc_reply(req, lease_to_json(l));
 	return RPC_NORMAL;
@@ -54,7 +57,7 @@ budget_get(struct rpc_req *req)
 	    params_all(req, "budgets", &all) == -1)
 		return RPC_NORMAL;
 	rpc_reply(req, all ? budget_all_json(req->d) :
-	    budget_user_json(req->d, req->peer.uid, req->peer.gid));
+	    budget_user_json(req->d, req->peer.uid));
 	return RPC_NORMAL;
 }
 

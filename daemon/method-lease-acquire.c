@@ -25,8 +25,6 @@
 #include "starter.h"
 #include "xmalloc.h"
 
-#define LIFETIME_MARGIN_S 60
-
 struct acquire {
 	struct rpc_req		*req;		/* gone once answered */
 	struct rpc_client	*client;	/* referenced: outlives req */
@@ -34,6 +32,7 @@ struct acquire {
 	struct pool		*pool;		/* NULL: no pool */
 	char			*pool_name;
 	int64_t			 ttl_ms;
+	const char		*ttl_why;	/* what set it: "ttl", a budget */
 	struct starter		*st;
 	struct pool_waiter	*waiter;
 	json_t			*note;		/* how the request was met */
@@ -192,6 +191,13 @@ cold_started(void *arg, const struct gw_error *err,
 		return;
 	}
 	lease_update(l, sb);
+	/* A lease never outlives its sandbox's max_lifetime. */
+	l->deadline_why = a->ttl_why;
+	if (l->sandbox_end_ms > 0 && now_wall_ms() + a->ttl_ms >
+	    l->sandbox_end_ms) {
+		a->ttl_ms = l->sandbox_end_ms - now_wall_ms();
+		l->deadline_why = "max_lifetime";
+	}
 	lease_set_ready(l, a->ttl_ms);
 	lease_update(l, sb);		/* a job may already have finished */
 	if (a->files != NULL) {
@@ -203,10 +209,10 @@ cold_started(void *arg, const struct gw_error *err,
 
 /* The lease's TTL: asked for, or the caller's default; then the budgets. */
 static int
-lease_ttl(struct rpc_req *req, int64_t *ttl)
+lease_ttl(struct rpc_req *req, int64_t *ttl, const char **why)
 {
 	const struct config_budget	*b = budget_policy(req->d,
-					    req->peer.uid, req->peer.gid);
+					    req->peer.uid);
 
 	if (rpc_param_duration_ms(req, "ttl", b->default_lease_ttl, ttl) == -1)
 		return -1;
@@ -215,7 +221,7 @@ lease_ttl(struct rpc_req *req, int64_t *ttl)
 		    "ttl must be positive");
 		return -1;
 	}
-	return budget_check_acquire(req, *ttl);
+	return budget_check_acquire(req, ttl, why);
 }
 
 static int
@@ -246,7 +252,7 @@ start_cold(struct acquire *a, struct spec_parts *p, int nusertags,
     int64_t wait, struct pool *pool)
 {
 	struct daemon	*d = a->req->d;
-	int64_t		 lifetime_s;
+	int64_t		 lifetime;
 
 	a->l = lease_new(d->leases, a->req->peer.uid, a->req->peer.pid,
 	    p->spec.command != NULL ? LEASE_JOB : LEASE_INTERACTIVE);
@@ -263,15 +269,13 @@ start_cold(struct acquire *a, struct spec_parts *p, int nusertags,
 	a->files = spec_files_later(a->req);
 	a->nextfile = 0;
 	/*
-	 * The service reclaims the sandbox at max_lifetime even if this
-	 * daemon is gone; renewals may run up to it.
+	 * max_lifetime is a hard cap, sent upstream as is: the service
+	 * reclaims the sandbox then even if this daemon is gone.  The ttl
+	 * fits (budget_check_acquire); renewals may run up to it.
 	 */
-	lifetime_s = budget_policy(d, a->req->peer.uid,
-	    a->req->peer.gid)->max_lifetime / 1000;
-	if (lifetime_s < a->ttl_ms / 1000 + LIFETIME_MARGIN_S)
-		lifetime_s = a->ttl_ms / 1000 + LIFETIME_MARGIN_S;
-	p->spec.max_lifetime_s = (int32_t)lifetime_s;
-	a->l->sandbox_end_ms = now_wall_ms() + lifetime_s * 1000;
+	lifetime = budget_policy(d, a->req->peer.uid)->max_lifetime;
+	p->spec.max_lifetime_s = (int32_t)(lifetime / 1000);
+	a->l->sandbox_end_ms = now_wall_ms() + lifetime;
 	a->st = starter_start(d, &p->spec, wait, cold_started, a);
 }
 
@@ -341,6 +345,7 @@ claimed(struct acquire *a, const char *sandbox_id, bool warm)
 		    "tags"));
 	if (pool_gw_spec(a->pool)->image != NULL)
 		l->image = xstrdup(pool_gw_spec(a->pool)->image);
+	l->deadline_why = a->ttl_why;
 	lease_set_ready(l, a->ttl_ms);
 	if (a->files != NULL) {
 		write_next_file(a);
@@ -452,19 +457,22 @@ lease_acquire(struct rpc_req *req)
 	struct acquire		*a;
 	struct pool		*pool;
 	int64_t			 ttl, wait;
+	const char		*why = NULL;
 	int			 nusertags = 0;
 	enum rpc_ret		 ret;
 	enum lease_bind		 bind;
 
 	if (params_only(req, acquire_params) == -1 ||
 	    parse_bind(req, &bind) == -1 ||
-	    spec_parse(req, &p, &nusertags) == -1 || lease_ttl(req, &ttl) == -1 ||
+	    spec_parse(req, &p, &nusertags) == -1 ||
+	    lease_ttl(req, &ttl, &why) == -1 ||
 	    rpc_param_duration_ms(req, "wait", d->cfg.gateway.start_timeout,
 	    &wait) == -1 || choose_pool(req, &pool) == -1) {
 		spec_parts_free(&p);
 		return RPC_NORMAL;
 	}
 	a = acquire_new(req, ttl);
+	a->ttl_why = why;
 	a->pool = pool;
 	a->bind = bind;
 	if (pool != NULL)

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "daemon.h"
 #include "gw.h"
 #include "lease.h"
@@ -46,7 +47,7 @@ status(struct rpc_req *req)
 	json_object_set_new(gw, "address", json_string(d->cfg.gateway.address));
 	json_object_set_new(gw, "state", json_string(gateway_state(gw)));
 	rpc_reply(req, json_pack("{s:s, s:i, s:f, s:f, s:i, s:s, s:o, s:i, "
-	    "s:i, s:o}",
+	    "s:i, s:o, s:o, s:o}",
 	    "version", SANDBOXD_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime_s", (now_mono_ms() - d->started_ms) / 1000.0,
@@ -56,7 +57,9 @@ status(struct rpc_req *req)
 	    "gateway", gw,
 	    "leases", (int)lease_count(d->leases),
 	    "clients", (int)rpc_server_nclients(d->server),
-	    "pools", d->pools ? pools_to_json(d->pools) : json_array()));
+	    "pools", d->pools ? pools_to_json(d->pools) : json_array(),
+	    "host", budget_host_json(d),
+	    "expiry_stops", lease_expiry_stops_json(d->leases)));
 	return RPC_NORMAL;
 }
 

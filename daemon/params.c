@@ -173,14 +173,18 @@ params_lease(struct rpc_req *req, struct lease **out)
 {
 	const char	*id, *past;
 	struct lease	*l;
+	uid_t		 owner = 0;
 
 	if (params_string(req, "lease", true, &id) == -1)
 		return -1;
 	l = lease_find(req->d->leases, id);
 	if (l == NULL) {
 		/* A lease that ended lately: say how, not just "no such". */
-		past = lease_tombstone(req->d->leases, id);
-		if (past != NULL && strcmp(past, "expired") == 0)
+		past = lease_tombstone(req->d->leases, id, &owner);
+		if (past != NULL && !rpc_may_act_on(req, owner))
+			rpc_fail(req, RPC_ERR_PERMISSION_DENIED, NULL,
+			    "lease %s belongs to another user", id);
+		else if (past != NULL && strcmp(past, "expired") == 0)
 			rpc_fail(req, RPC_ERR_LEASE_EXPIRED, NULL, "lease %s "
 			    "expired", id);
 		else if (past != NULL && strcmp(past, "lost") == 0)

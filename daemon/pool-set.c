@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "daemon.h"
 #include "log.h"
 #include "pool-internal.h"
@@ -312,26 +313,34 @@ pools_members_json(struct pools *ps)
 
 	TAILQ_FOREACH(p, &ps->list, entry) {
 		TAILQ_FOREACH(m, &p->ready, entry)
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:I}",
-			    "pool", p->name, "sandbox_id", m->sandbox_id,
-			    "expires_ms", (json_int_t)(wall + m->expires - now)));
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, "
+			    "s:I}", "pool", p->name, "sandbox_id", m->sandbox_id,
+			    "expires_ms", (json_int_t)(wall + m->expires - now),
+			    "since_ms", (json_int_t)(wall + m->ready - now)));
 	}
 	return arr;
 }
 
 void
-pools_adopt_members(struct pools *ps, json_t *members)
+pools_adopt_members(struct pools *ps, json_t *members, bool kept)
 {
 	json_t		*m;
 	struct pool	*p;
 	const char	*name, *sid;
-	json_int_t	 expires;
+	json_int_t	 expires, since = 0;
 	size_t		 i;
 
 	json_array_foreach(members, i, m) {
-		if (json_unpack(m, "{s:s, s:s, s:I}", "pool", &name,
-		    "sandbox_id", &sid, "expires_ms", &expires) == -1)
+		if (json_unpack(m, "{s:s, s:s, s:I, s?I}", "pool", &name,
+		    "sandbox_id", &sid, "expires_ms", &expires, "since_ms",
+		    &since) == -1)
 			continue;
+		/* It ran warm while we were away: the pool pays till now. */
+		if (ps->d->budget != NULL && since > 0)
+			budget_charge_pool(ps->d->budget, name, now_wall_ms() -
+			    since);
+		if (!kept)
+			continue;	/* reconciliation adopts or stops it */
 		if ((p = pool_find(ps, name)) == NULL ||
 		    pool_adopt(p, sid, expires - now_wall_ms()) == -1)
 			reaper_stop(ps->d->reaper, sid, "not wanted after restart",

@@ -14,6 +14,7 @@
 #include "pool-internal.h"
 #include "reaper.h"
 #include "reconcile.h"
+#include "state.h"
 #include "starter.h"
 #include "xmalloc.h"
 
@@ -202,6 +203,7 @@ member_arrive(struct pool *p, char *sandbox_id, int64_t expires)
 	m->ready = now_mono_ms();
 	TAILQ_INSERT_TAIL(&p->ready, m, entry);
 	p->nready++;
+	state_dirty(p->d);	/* its warm time counts from here on */
 }
 
 static void

@@ -60,10 +60,17 @@ int		 pool_claim(struct pool *, int64_t ttl_ms, int64_t wait_ms,
 		    int64_t *left_ms, struct pool_waiter **w);
 /* A restored lease came from this pool. */
 void		 pool_count_leased(struct pools *, const char *pool_name);
-/* Ready members for the state file: [{pool, sandbox_id, expires_ms}]. */
+/*
+ * Ready members for the state file: [{pool, sandbox_id, expires_ms,
+ * since_ms}] (since_ms: wall clock their pool is charged from).
+ */
 json_t		*pools_members_json(struct pools *);
-/* Takes back members kept across a restart (still to be reconciled). */
-void		 pools_adopt_members(struct pools *, json_t *members);
+/*
+ * After a restart: charges each pool its members' time up to now, and
+ * takes back members that were `kept` (still to be reconciled).
+ */
+void		 pools_adopt_members(struct pools *, json_t *members,
+		    bool kept);
 /* A running sandbox of ours found upstream: 0 taken as ready, -1 not. */
 int		 pool_adopt(struct pool *, const char *sandbox_id,
 		    int64_t left_ms);

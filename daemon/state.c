@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "daemon.h"
 #include "lease.h"
 #include "log.h"
@@ -69,11 +70,17 @@ state_write(FILE *f, void *arg)
 	int		 rc = 0;
 	bool		 first = true;
 
-	head = json_pack("{s:i, s:s, s:I, s:o}",
+	/*
+	 * Warm members are listed always (their time is charged from
+	 * since_ms after a crash); only kept ones are taken back.
+	 */
+	head = json_pack("{s:i, s:s, s:I, s:o, s:b, s:o*}",
 	    "version", STATE_VERSION, "instance_id", d->instance_id,
 	    "saved_ms", (json_int_t)now_wall_ms(),
-	    "pool_members", d->pools && d->cfg.daemon.keep_warm_on_shutdown &&
-	    d->stopping ? pools_members_json(d->pools) : json_array());
+	    "pool_members", d->pools ? pools_members_json(d->pools) :
+	    json_array(), "pool_members_kept", d->pools != NULL &&
+	    d->cfg.daemon.keep_warm_on_shutdown && d->stopping,
+	    "accounting", d->budget ? budget_to_json(d->budget) : NULL);
 	text = json_dumps(head, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(head);
 	/* "{...}" loses its closing brace to take the leases. */
@@ -140,6 +147,8 @@ state_save(struct daemon *d)
 	} else {
 		s->dirty = false;
 		s->writes++;
+		if (d->budget != NULL)
+			budget_state_saved(d->budget);
 	}
 }
 
@@ -224,11 +233,17 @@ state_load(struct daemon *d)
 		    "(%d): reading what it knows", s->path, (long long)version,
 		    STATE_VERSION);
 	s->loading = true;
+	if (d->budget != NULL && json_is_object(json_object_get(o,
+	    "accounting")))
+		budget_restore(d->budget, json_object_get(o, "accounting"));
 	json_array_foreach(json_object_get(o, "leases"), i, e)
 		restore_lease(d, e);
+	/* Files of older daemons list members only when they were kept. */
 	if (d->pools != NULL)
 		pools_adopt_members(d->pools, json_object_get(o,
-		    "pool_members"));
+		    "pool_members"), json_object_get(o, "pool_members_kept") ==
+		    NULL || json_is_true(json_object_get(o,
+		    "pool_members_kept")));
 	s->loading = false;
 	log_info("state: %u lease(s) restored from %s", lease_count(d->leases),
 	    s->path);

@@ -207,7 +207,7 @@ def test_pool_resize_budget_renew(daemon):
     assert r.returncode == 0, r.stderr
     lobj = json.loads(r.stdout)
     assert lobj["pool"] == "w" and lobj["warm"] is True
-    r = daemon.sbctl("budget")
+    r = daemon.sbctl("budget", "--mine")
     assert r.returncode == 0, r.stderr
     assert re.search(r"leases\s+1 \(limit", r.stdout.decode()), r.stdout
     r = daemon.sbctl("renew", "--ttl", "20m", lobj["id"])

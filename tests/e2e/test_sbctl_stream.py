@@ -388,7 +388,7 @@ def test_budget_user_all_and_json(fake):
     d = fake({"budget.get": lambda m, c: ok(
         {"users": [BUDGET], "pool_sandbox_seconds": {"py": 77},
          "host_sandboxes": 5} if m["params"].get("all") else BUDGET)})
-    r = run(["budget"], sock=d.path)
+    r = run(["budget", "--mine"], sock=d.path)
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
     assert out.startswith("user alice (uid 1000)\n")
@@ -406,8 +406,12 @@ def test_budget_user_all_and_json(fake):
     assert "pool py: 77 sandbox-seconds warm" in lines
     assert "host sandboxes: 5" in lines
     assert d.params("budget.get") == {"all": True}
-    r = run(["--json", "budget"], sock=d.path)
+    r = run(["--json", "budget", "-m"], sock=d.path)
     assert json.loads(r.stdout) == BUDGET
+    # root sees everyone by default; others their own
+    r = run(["budget"], sock=d.path)
+    assert d.params("budget.get") == ({"all": True} if os.getuid() == 0
+                                      else {})
 
 
 def test_renew(fake):

@@ -145,7 +145,7 @@ static const char full_conf[] =
     "max_leases = 9\n"
     "window = 2h  ; inline comment\n"
     "[budget.group.ml-team]\n"
-    "max_sandboxes = 100\n"
+    "sandbox_seconds = 100\n"
     "[budget.user.bob.smith]\n"
     "\n"
     "[pool.default]\n"
@@ -237,8 +237,9 @@ test_full(void **state)
 	assert_int_equal(c.user_budgets[1].max_leases, 5);
 	assert_int_equal(c.ngroup_budgets, 1);
 	assert_string_equal(c.group_budgets[0].name, "ml-team");
-	assert_int_equal(c.group_budgets[0].max_sandboxes, 100);
-	assert_int_equal(c.group_budgets[0].set, 1 << 0);
+	assert_int_equal(c.group_budgets[0].sandbox_seconds, 100);
+	assert_int_equal(c.group_budgets[0].max_sandboxes, 50);
+	assert_int_equal(c.group_budgets[0].set, 1 << 5);
 
 	assert_int_equal(c.npools, 2);
 	p = config_pool_find(&c, "default");
@@ -468,6 +469,18 @@ static const struct bad_case {
 	{ "[pool.a]\ndefault = yes\n[pool.b]\ndefault = yes\n",
 	    "t.conf:4: [pool.b] cannot be the default pool: the pool at "
 	    "line 2 already is" },
+	{ "[budget.group.ml]\nmax_sandboxes = 3\n", "t.conf:2: max_sandboxes "
+	    "is host-wide: set it in [budget], not in [budget.group.ml]" },
+	{ "[budget.user.al]\nmax_sandboxes = 3\n", "t.conf:2: max_sandboxes "
+	    "is host-wide: set it in [budget], not in [budget.user.al]" },
+	{ "[budget]\nmax_lease_ttl = 1m\n", "t.conf: [budget] "
+	    "default_lease_ttl (900s) is longer than max_lease_ttl (60s)" },
+	{ "[budget]\nmax_lease_ttl = 1h\n[budget.user.al]\n"
+	    "default_lease_ttl = 2h\n", "t.conf: [budget.user.al] "
+	    "default_lease_ttl (7200s) is longer than max_lease_ttl (3600s)" },
+	{ "[budget]\nmax_lifetime = 10m\n[pool.p]\nmax_lifetime = 20m\n",
+	    "t.conf: [pool.p] max_lifetime (1200s) is longer than [budget] "
+	    "max_lifetime (600s), the cap on any sandbox" },
 	{ "[daemon]\nverbose = 1\n[gateway]\nchannels=1\n[budget]\n"
 	    "window = 1h\n[pool.p]\nimage=x\nmax_starting = 0\n",
 	    "t.conf:9: bad value for pool.p.max_starting: '0' is out of range "
