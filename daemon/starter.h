@@ -25,6 +25,8 @@ struct starter	*starter_start(struct daemon *, const struct gw_spec *,
 		    int64_t wait_ms, starter_cb *, void *arg);
 /* Gives up: the callback runs at once with RPC_ERR_CANCELLED. */
 void		 starter_cancel(struct starter *, const char *why);
+/* Cancelled starts whose Start is still in flight (shutdown waits). */
+unsigned	 starter_orphans(void);
 /* Milliseconds from Start to RUNNING of the last success (for pools). */
 int64_t		 starter_elapsed_ms(const struct starter *);
 
