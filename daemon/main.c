@@ -167,6 +167,15 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		notify_ready(d->notify);
 		return;
 	}
+	/* Pools are checked whole before anything changes. */
+	if (pools_reload(d->pools, &cfg, &err) == -1) {
+		log_warnx("reload refused, keeping the running configuration: "
+		    "%s", err);
+		free(err);
+		config_free(&cfg);
+		notify_ready(d->notify);
+		return;
+	}
 	log_set_verbosity((int)cfg.daemon.verbose);
 	/* Budgets and limits apply to new requests from now on. */
 	budgets_adopt(&d->cfg, &cfg);
@@ -179,10 +188,6 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	d->cfg.daemon.reconcile_interval = cfg.daemon.reconcile_interval;
 	d->cfg.gateway.exec_timeout = cfg.gateway.exec_timeout;
 	d->cfg.gateway.start_timeout = cfg.gateway.start_timeout;
-	if (pools_reload(d->pools, &cfg, &err) == -1) {
-		log_warnx("pools not reloaded: %s", err);
-		free(err);
-	}
 	config_free(&cfg);
 	log_info("configuration reloaded from %s (gateway and socket "
 	    "settings need a restart)", d->config_path);
