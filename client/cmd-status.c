@@ -27,6 +27,32 @@ status_str(const json_t *o, const char *member)
 	return s != NULL ? s : "-";
 }
 
+static long long
+status_int(const json_t *o, const char *member)
+{
+	return (long long)json_integer_value(json_object_get(o, member));
+}
+
+/* One line per pool: how full it is, and why it is not if it failed. */
+static void
+status_print_pools(const json_t *pools)
+{
+	const json_t	*p;
+	const char	*err;
+	size_t		 i;
+
+	json_array_foreach(pools, i, p) {
+		printf("pool %s: %lld/%lld ready, %lld leased, %lld starting",
+		    status_str(p, "name"), status_int(p, "ready"),
+		    status_int(p, "target"), status_int(p, "leased"),
+		    status_int(p, "starting"));
+		if ((err = json_string_value(json_object_get(p,
+		    "last_error"))) != NULL)
+			printf(", last error: %s", err);
+		printf("\n");
+	}
+}
+
 /* Prints the status result for a person. */
 static void
 status_print(const json_t *r)
@@ -47,6 +73,7 @@ status_print(const json_t *r)
 		    json_array_size(json_object_get(gw, "channels")));
 	printf(")\nleases: %lld\n",
 	    (long long)json_integer_value(json_object_get(r, "leases")));
+	status_print_pools(json_object_get(r, "pools"));
 }
 
 /* Calls status and prints it. */
