@@ -50,6 +50,26 @@ status_print_host(const json_t *h)
 	    status_n(h, "pool_sandbox_seconds"));
 }
 
+/* One line per pool: how full it is, and why it is not if it failed. */
+static void
+status_print_pools(const json_t *pools)
+{
+	const json_t	*p;
+	const char	*err;
+	size_t		 i;
+
+	json_array_foreach(pools, i, p) {
+		printf("pool %s: %lld/%lld ready, %lld leased, %lld starting",
+		    status_str(p, "name"), status_n(p, "ready"),
+		    status_n(p, "target"), status_n(p, "leased"),
+		    status_n(p, "starting"));
+		if ((err = json_string_value(json_object_get(p,
+		    "last_error"))) != NULL)
+			printf(", last error: %s", err);
+		printf("\n");
+	}
+}
+
 /* Prints the status result for a person. */
 static void
 status_print(const json_t *r)
@@ -70,6 +90,7 @@ status_print(const json_t *r)
 		    json_array_size(json_object_get(gw, "channels")));
 	printf(")\nleases: %lld\n",
 	    (long long)json_integer_value(json_object_get(r, "leases")));
+	status_print_pools(json_object_get(r, "pools"));
 	if (json_is_object(json_object_get(r, "host")))
 		status_print_host(json_object_get(r, "host"));
 }

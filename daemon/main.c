@@ -147,13 +147,17 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		notify_ready(d->notify);
 		return;
 	}
+	/* Pools are checked whole (against the new [budget]) first. */
+	if (pools_reload(d->pools, &cfg, &err) == -1) {
+		log_warnx("reload refused, keeping the running configuration: "
+		    "%s", err);
+		free(err);
+		config_free(&cfg);
+		notify_ready(d->notify);
+		return;
+	}
 	if (verbose_flags == 0)	/* -v on the command line wins */
 		log_set_verbosity((int)cfg.daemon.verbose);
-	/* Pools first: they read the new [budget] (max_lifetime) in cfg. */
-	if (pools_reload(d->pools, &cfg, &err) == -1) {
-		log_warnx("pools not reloaded: %s", err);
-		free(err);
-	}
 	/* Budgets, limits and admins apply to new requests from now on. */
 	budgets_adopt(&d->cfg, &cfg);
 	tmp = d->cfg.daemon.admin_group;

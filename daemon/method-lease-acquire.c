@@ -41,6 +41,7 @@ struct acquire {
 	bool			 hooked;	/* close hook registered */
 	enum lease_bind		 bind;
 	int64_t			 left_ms;	/* the sandbox's life left */
+	int64_t			 deadline;	/* monotonic: end of `wait` */
 	TAILQ_ENTRY(acquire)	 entry;
 };
 
@@ -354,21 +355,63 @@ claimed(struct acquire *a, const char *sandbox_id, bool warm)
 	acquire_reply(a);
 }
 
+/* Room under the pool's max: start the lease's own sandbox now. */
+static void
+start_pool_cold(struct acquire *a, struct spec_parts *p, int nusertags)
+{
+	int64_t	left = a->deadline - now_mono_ms();
+
+	spec_from_pool(p, a->pool);
+	start_cold(a, p, nusertags, left > 0 ? left : 0, a->pool);
+}
+
+/* A cold request waited for room: its spec is read again from params. */
+static void
+cold_room(struct acquire *a)
+{
+	struct spec_parts	p = { 0 };
+	int			nusertags = 0;
+
+	if (spec_parse(a->req, &p, &nusertags) == -1)
+		fatalx("the request was checked when it came in");
+	start_pool_cold(a, &p, nusertags);
+	spec_parts_free(&p);
+}
+
 static void
 claim_done(void *arg, const struct gw_error *err, const char *sandbox_id,
     int64_t ms)
 {
 	struct acquire	*a = arg;
+	json_t		*data = NULL;
 
 	a->waiter = NULL;
 	if (err != NULL) {
-		acquire_fail(a, err->rpc, ms > 0 ? json_pack("{s:s, s:I}",
-		    "pool", a->pool_name, "retry_after_ms", (json_int_t)ms) :
-		    NULL, err->message);
+		if (ms > 0)
+			data = json_pack("{s:s, s:I, s:s?}", "pool",
+			    a->pool_name, "retry_after_ms", (json_int_t)ms,
+			    "last_error", pool_last_error(a->pool));
+		acquire_fail(a, err->rpc, data, err->message);
+		return;
+	}
+	if (sandbox_id == NULL) {
+		cold_room(a);
 		return;
 	}
 	a->left_ms = ms;
 	claimed(a, sandbox_id, false);
+}
+
+/* A lease started cold from the pool's spec counts against its max. */
+static enum rpc_ret
+acquire_pool_cold(struct acquire *a, struct spec_parts *p, int nusertags,
+    int64_t wait)
+{
+	a->deadline = now_mono_ms() + wait;
+	if (pool_cold_slot(a->pool, a->client, wait, claim_done, a,
+	    &a->waiter) == 0)
+		start_pool_cold(a, p, nusertags);
+	return RPC_WAIT;
 }
 
 static const char *const acquire_params[] = {
@@ -420,9 +463,7 @@ acquire_pooled(struct acquire *a, struct spec_parts *p, int nusertags,
 	if (p->spec.nenv > 0) {
 		a->note = json_pack("[s]", "env is fixed when a sandbox starts: "
 		    "started cold from the pool's spec with your env");
-		spec_from_pool(p, a->pool);
-		start_cold(a, p, nusertags, wait, a->pool);
-		return RPC_WAIT;
+		return acquire_pool_cold(a, p, nusertags, wait);
 	}
 	if (json_array_size(json_object_get(a->req->params, "files")) > 0) {
 		a->files = json_incref(json_object_get(a->req->params,
@@ -430,8 +471,8 @@ acquire_pooled(struct acquire *a, struct spec_parts *p, int nusertags,
 		a->note = json_pack("[s]", "files written into the warm "
 		    "sandbox after the claim");
 	}
-	rc = pool_claim(a->pool, a->ttl_ms, wait, claim_done, a, &sid,
-	    &a->left_ms, &a->waiter);
+	rc = pool_claim(a->pool, a->client, a->ttl_ms, wait, claim_done, a,
+	    &sid, &a->left_ms, &a->waiter);
 	if (rc == 0) {
 		claimed(a, sid, true);
 		free(sid);
@@ -443,8 +484,7 @@ acquire_pooled(struct acquire *a, struct spec_parts *p, int nusertags,
 		    "live: started cold from the pool's spec");
 		json_decref(a->files);
 		a->files = NULL;
-		spec_from_pool(p, a->pool);
-		start_cold(a, p, nusertags, wait, a->pool);
+		return acquire_pool_cold(a, p, nusertags, wait);
 	}
 	return RPC_WAIT;
 }

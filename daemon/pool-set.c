@@ -33,55 +33,127 @@ pools_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Copies the settings of a [pool.NAME] section; the spec is built. */
-static int
-pool_configure(struct pool *p, const struct config *cfg,
+/*
+ * Checks a [pool.NAME] section and builds its spec, changing nothing:
+ * 0, or -1 with *err (heap) naming the pool and what is wrong.
+ */
+int
+pool_settings_build(struct pool_settings *set, const struct config *cfg,
     const struct config_pool *cp, char **err)
 {
-	struct pool_spec	ps;
+	char	*why = NULL;
 
-	if (pool_spec_build(&ps, cp, err) == -1)
-		return -1;
-	pool_spec_free(&p->ps);
-	p->ps = ps;
-	p->is_default = cp->is_default;
-	p->lifetime_ms = cp->max_lifetime > 0 ? cp->max_lifetime :
+	memset(set, 0, sizeof *set);
+	set->is_default = cp->is_default;
+	set->lifetime_ms = cp->max_lifetime > 0 ? cp->max_lifetime :
 	    cfg->budget.max_lifetime;
-	/* By default a ready sandbox must still fit a default lease. */
-	p->min_remaining_ms = cp->min_remaining > 0 ? cp->min_remaining :
-	    cfg->budget.default_lease_ttl;
-	p->demand_window = cp->demand_window;
-	p->warm = cp->warm;
-	p->warm_min = cp->warm_min;
-	p->warm_max = cp->warm_max;
-	p->max = cp->max;
-	p->max_starting = cp->max_starting;
-	if (p->min_remaining_ms >= p->lifetime_ms) {
-		*err = xasprintf("pool %s: min_remaining must be shorter than "
-		    "the sandboxes' lifetime", cp->name);
-		return -1;
+	/*
+	 * Given: it must leave the sandbox some life.  Not given: 5m, or
+	 * half the lifetime if shorter, so that a fresh sandbox serves at
+	 * least half its life before it is rotated out.
+	 */
+	set->min_remaining_ms = cp->min_remaining;
+	if (cp->min_remaining == 0) {
+		set->min_remaining_ms = MIN_REMAINING_DEFAULT_MS;
+		if (set->min_remaining_ms > set->lifetime_ms / 2)
+			set->min_remaining_ms = set->lifetime_ms / 2;
 	}
+	set->demand_window = cp->demand_window;
+	set->warm = cp->warm;
+	set->warm_min = cp->warm_min;
+	set->warm_max = cp->warm_max;
+	set->max = cp->max;
+	set->max_starting = cp->max_starting;
+	if (set->min_remaining_ms >= set->lifetime_ms)
+		why = xstrdup("min_remaining must be shorter than the "
+		    "sandboxes' lifetime (max_lifetime)");
+	else if (set->warm_min > set->warm_max)
+		why = xasprintf("warm_min (%lld) is larger than warm_max "
+		    "(%lld)", (long long)set->warm_min,
+		    (long long)set->warm_max);
+	else if (pool_spec_build(&set->ps, cp, &why) == -1)
+		;
+	else
+		return 0;
+	*err = xasprintf("pool %s: %s", cp->name, why);
+	free(why);
+	return -1;
+}
+
+/*
+ * Takes new settings (the spec is moved in).  Ready sandboxes started
+ * from another spec or lifetime are replaced, and those still starting
+ * are stopped when they arrive: a changed pool hands out only what it
+ * now says.
+ */
+static void
+pool_apply(struct pool *p, struct pool_settings *set)
+{
+	struct pool_member	*m;
+	bool			 changed;
+
+	changed = !pool_spec_equal(&p->ps, &set->ps) ||
+	    p->lifetime_ms != set->lifetime_ms;
+	pool_spec_free(&p->ps);
+	p->ps = set->ps;
+	memset(&set->ps, 0, sizeof set->ps);
+	if (changed) {
+		p->spec_gen++;
+		if (p->nready > 0 || p->nstarting > 0)
+			log_info("pool %s: spec changed; replacing %u ready and "
+			    "%u starting sandbox(es)", p->name, p->nready,
+			    p->nstarting);
+		while ((m = TAILQ_FIRST(&p->ready)) != NULL)
+			member_discard(p, m, "pool spec changed");
+	}
+	p->is_default = set->is_default;
+	p->lifetime_ms = set->lifetime_ms;
+	p->min_remaining_ms = set->min_remaining_ms;
+	p->demand_window = set->demand_window;
+	p->warm = set->warm;		/* a pool.resize ends here */
+	p->warm_min = set->warm_min;
+	p->warm_max = set->warm_max;
+	p->max = set->max;
+	p->max_starting = set->max_starting;
+	/* The configuration may have fixed what kept failing. */
+	p->failures = 0;
+	p->backoff_until = 0;
 	pool_retarget(p);
-	return 0;
 }
 
 static struct pool *
-pool_new(struct daemon *d, const struct config *cfg,
-    const struct config_pool *cp, char **err)
+pool_new(struct daemon *d, const char *name, struct pool_settings *set)
 {
 	struct pool	*p = xcalloc(1, sizeof *p);
 
 	p->d = d;
-	p->name = xstrdup(cp->name);
+	p->name = xstrdup(name);
 	TAILQ_INIT(&p->ready);
 	TAILQ_INIT(&p->waiters);
 	TAILQ_INIT(&p->starts);
 	p->kick = evtimer_new(d->base, pool_refill_kicked, p);
-	if (pool_configure(p, cfg, cp, err) == -1) {
-		pool_free(p);
-		return NULL;
-	}
+	pool_apply(p, set);
 	return p;
+}
+
+/* Every pool's settings, or none: -1 with *err at the first bad one. */
+static struct pool_settings *
+settings_build_all(const struct config *cfg, char **err)
+{
+	struct pool_settings	*sets;
+	int			 i, j;
+
+	sets = xcalloc((size_t)cfg->npools + 1, sizeof *sets);
+	for (i = 0; i < cfg->npools; i++) {
+		if (pool_settings_build(&sets[i], cfg, &cfg->pools[i],
+		    err) == -1) {
+			for (j = 0; j < i; j++)
+				pool_spec_free(&sets[j].ps);
+			free(sets);
+			return NULL;
+		}
+	}
+	return sets;
 }
 
 static void
@@ -103,20 +175,22 @@ pool_free(struct pool *p)
 struct pools *
 pools_new(struct daemon *d, const struct config *cfg, char **err)
 {
-	struct pools	*ps = xcalloc(1, sizeof *ps);
-	struct timeval	 tv = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
-	struct pool	*p;
-	int		 i;
+	struct pools		*ps;
+	struct pool_settings	*sets;
+	struct timeval		 tv = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
+	struct pool		*p;
+	int			 i;
 
+	if ((sets = settings_build_all(cfg, err)) == NULL)
+		return NULL;
+	ps = xcalloc(1, sizeof *ps);
 	ps->d = d;
 	TAILQ_INIT(&ps->list);
 	for (i = 0; i < cfg->npools; i++) {
-		if ((p = pool_new(d, cfg, &cfg->pools[i], err)) == NULL) {
-			pools_free(ps);
-			return NULL;
-		}
+		p = pool_new(d, cfg->pools[i].name, &sets[i]);
 		TAILQ_INSERT_TAIL(&ps->list, p, entry);
 	}
+	free(sets);
 	ps->tick = event_new(d->base, -1, EV_PERSIST, pools_tick, ps);
 	evtimer_add(ps->tick, &tv);
 	d->pools = ps;		/* refills count the host's sandboxes */
@@ -161,26 +235,26 @@ pool_drain(struct pool *p, const char *why, bool keep_ready)
 		starter_cancel(s->st, why);
 }
 
+/* Every pool is checked before any changes: a bad file changes nothing. */
 int
 pools_reload(struct pools *ps, const struct config *cfg, char **err)
 {
-	struct pool	*p, *next;
-	int		 i;
+	struct pool_settings	*sets;
+	struct pool		*p, *next;
+	int			 i;
 
+	if ((sets = settings_build_all(cfg, err)) == NULL)
+		return -1;
 	for (i = 0; i < cfg->npools; i++) {
-		p = pool_find(ps, cfg->pools[i].name);
-		if (p != NULL && pool_configure(p, cfg, &cfg->pools[i],
-		    err) == -1)
-			return -1;
-		if (p == NULL) {
-			if ((p = pool_new(ps->d, cfg, &cfg->pools[i], err)) ==
-			    NULL)
-				return -1;
+		if ((p = pool_find(ps, cfg->pools[i].name)) != NULL)
+			pool_apply(p, &sets[i]);
+		else {
+			p = pool_new(ps->d, cfg->pools[i].name, &sets[i]);
 			TAILQ_INSERT_TAIL(&ps->list, p, entry);
 			log_info("pool %s: added", p->name);
 		}
-		pool_refill(p);
 	}
+	free(sets);
 	for (p = TAILQ_FIRST(&ps->list); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);
 		if (!p->draining && config_pool_find((struct config *)cfg,
@@ -190,6 +264,9 @@ pools_reload(struct pools *ps, const struct config *cfg, char **err)
 			pool_drain(p, "removed from the configuration", false);
 		}
 	}
+	TAILQ_FOREACH(p, &ps->list, entry)
+		if (!p->draining)
+			pool_tick_one(p);	/* shrink, rotate, refill: now */
 	return 0;
 }
 
@@ -221,7 +298,8 @@ pools_busy(struct pools *ps)
 
 	TAILQ_FOREACH(p, &ps->list, entry)
 		n += p->nstarting;
-	return n;
+	/* Any start cancelled in flight, a pool's or a lease's. */
+	return n + starter_orphans();
 }
 
 struct pool *
@@ -278,6 +356,9 @@ pool_to_json(const struct pool *p)
 	    json_integer(p->warm));
 	json_object_set_new(o, "lifetime_s",
 	    json_integer(p->lifetime_ms / 1000));
+	json_object_set_new(o, "min_remaining_s",
+	    json_integer(p->min_remaining_ms / 1000));
+	json_object_set_new(o, "max_starting", json_integer(p->max_starting));
 	return o;
 }
 

@@ -81,6 +81,11 @@ build_files(struct pool_spec *ps, const struct config_pool *cp, char **err)
 			return -1;
 		}
 		*colon = '\0';
+		if (colon[1] != '/') {	/* the gateway takes no other */
+			*err = xasprintf("file = %s: REMOTE must be an "
+			    "absolute path", cp->files[i]);
+			return -1;
+		}
 		if (read_file(local, &data, &len, err) == -1)
 			return -1;
 		keep(ps, (char *)data);
@@ -107,6 +112,13 @@ build_secrets(struct pool_spec *ps, const struct config_pool *cp, char **err)
 				    "STORE:PATH:FIELD:ENV", cp->secrets[i]);
 				return -1;
 			}
+		}
+		/* A fifth field would be cut off silently: say so instead. */
+		if (s != NULL) {
+			*err = xasprintf("secret = %s: more than four "
+			    "':'-separated fields (expected STORE:PATH:FIELD:ENV, "
+			    "none of which may contain ':')", cp->secrets[i]);
+			return -1;
 		}
 		ps->secrets[i] = (struct gw_secret){ f[0], f[1], f[2], f[3] };
 	}
@@ -143,6 +155,49 @@ pool_spec_build(struct pool_spec *ps, const struct config_pool *cp,
 		return -1;
 	}
 	return 0;
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Would sandboxes started from `a` and from `b` differ? */
+bool
+pool_spec_equal(const struct pool_spec *a, const struct pool_spec *b)
+{
+	int	i;
+
+	if (!str_eq(a->image, b->image) || !str_eq(a->cpu, b->cpu) ||
+	    !str_eq(a->memory, b->memory) ||
+	    !str_eq(a->gpu_type, b->gpu_type) ||
+	    !str_eq(a->egress, b->egress) ||
+	    a->spec.gpu_count != b->spec.gpu_count ||
+	    a->spec.nenv != b->spec.nenv || a->ntags != b->ntags ||
+	    a->spec.nfiles != b->spec.nfiles ||
+	    a->spec.nsecrets != b->spec.nsecrets)
+		return false;
+	for (i = 0; i < a->spec.nenv; i++)
+		if (!str_eq(a->env[i].key, b->env[i].key) ||
+		    !str_eq(a->env[i].value, b->env[i].value))
+			return false;
+	for (i = 0; i < a->ntags; i++)
+		if (!str_eq(a->tags[i], b->tags[i]))
+			return false;
+	for (i = 0; i < a->spec.nfiles; i++)
+		if (!str_eq(a->files[i].path, b->files[i].path) ||
+		    a->files[i].len != b->files[i].len ||
+		    (a->files[i].len > 0 && memcmp(a->files[i].data,
+		    b->files[i].data, a->files[i].len) != 0))
+			return false;
+	for (i = 0; i < a->spec.nsecrets; i++)
+		if (!str_eq(a->secrets[i].store, b->secrets[i].store) ||
+		    !str_eq(a->secrets[i].path, b->secrets[i].path) ||
+		    !str_eq(a->secrets[i].field, b->secrets[i].field) ||
+		    !str_eq(a->secrets[i].env_var, b->secrets[i].env_var))
+			return false;
+	return true;
 }
 
 void

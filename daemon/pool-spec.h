@@ -7,6 +7,8 @@
 #ifndef SBX_POOL_SPEC_H
 #define SBX_POOL_SPEC_H
 
+#include <stdbool.h>
+
 #include "config.h"
 #include "gw.h"
 
@@ -26,5 +28,7 @@ struct pool_spec {
 int	pool_spec_build(struct pool_spec *, const struct config_pool *,
 	    char **err);
 void	pool_spec_free(struct pool_spec *);
+/* Would sandboxes started from the two specs differ? */
+bool	pool_spec_equal(const struct pool_spec *, const struct pool_spec *);
 
 #endif

@@ -75,12 +75,27 @@ recent_claims(struct pool *p, int64_t now)
 /*
  * warm = auto: enough ready sandboxes to cover the claims expected during
  * one cold start, with half again as headroom, plus one while there is
- * any demand at all.  Shrinks as the window forgets old claims.
+ * any demand at all; within [warm_min, warm_max].
  */
-void
-pool_retarget(struct pool *p)
+int64_t
+pool_auto_target(unsigned claims, int64_t window_ms, int64_t cold_ms,
+    int64_t warm_min, int64_t warm_max)
 {
-	double		 rate;
+	double	rate = claims / (window_ms / 1000.0);
+	int64_t	t;
+
+	t = (int64_t)ceil(rate * cold_ms / 1000.0 * 1.5) + (claims > 0);
+	if (t < warm_min)
+		t = warm_min;
+	if (t > warm_max)
+		t = warm_max;
+	return t;
+}
+
+/* Shrinks as the window forgets old claims. */
+void
+pool_retarget_at(struct pool *p, int64_t now)
+{
 	int64_t		 t;
 	unsigned	 n;
 
@@ -88,18 +103,20 @@ pool_retarget(struct pool *p)
 		p->target = p->warm;
 		return;
 	}
-	n = recent_claims(p, now_mono_ms());
-	rate = n / (p->demand_window / 1000.0);
-	t = (int64_t)ceil(rate * cold_median(p) / 1000.0 * 1.5) + (n > 0);
-	if (t < p->warm_min)
-		t = p->warm_min;
-	if (t > p->warm_max)
-		t = p->warm_max;
+	n = recent_claims(p, now);
+	t = pool_auto_target(n, p->demand_window, cold_median(p), p->warm_min,
+	    p->warm_max);
 	if (t != p->target)
 		log_info("pool %s: warm target %lld (%u claims in %llds)",
 		    p->name, (long long)t, n,
 		    (long long)(p->demand_window / 1000));
 	p->target = t;
+}
+
+void
+pool_retarget(struct pool *p)
+{
+	pool_retarget_at(p, now_mono_ms());
 }
 
 void
@@ -133,8 +150,41 @@ waiter_free(struct pool_waiter *w)
 {
 	TAILQ_REMOVE(&w->p->waiters, w, entry);
 	w->p->nwaiting--;
+	if (w->cold)
+		w->p->nwaiting_cold--;
 	event_free(w->timeout);
 	free(w);
+}
+
+/*
+ * Into line, round-robin across clients: a client's next request goes a
+ * round after its last one in line; a client with none in line joins
+ * the round now being served, after those already in it.
+ */
+static void
+waiter_enqueue(struct pool *p, struct pool_waiter *w)
+{
+	struct pool_waiter	*x, *mine = NULL;
+
+	TAILQ_FOREACH(x, &p->waiters, entry) {
+		if (x->client == w->client)
+			mine = x;
+	}
+	if (mine != NULL)
+		w->round = mine->round + 1;
+	else if ((x = TAILQ_FIRST(&p->waiters)) != NULL)
+		w->round = x->round;
+	TAILQ_FOREACH(x, &p->waiters, entry) {
+		if (x->round > w->round)
+			break;
+	}
+	if (x != NULL)
+		TAILQ_INSERT_BEFORE(x, w, entry);
+	else
+		TAILQ_INSERT_TAIL(&p->waiters, w, entry);
+	p->nwaiting++;
+	if (w->cold)
+		p->nwaiting_cold++;
 }
 
 /* Hands a sandbox to the waiter and leaves the line. */
@@ -175,9 +225,11 @@ waiter_timeout(evutil_socket_t fd, short what, void *arg)
 	char			 msg[256];
 	struct gw_error		 err = { 0, RPC_ERR_POOL_EXHAUSTED, msg };
 
-	snprintf(msg, sizeof msg, "pool %s has no sandbox ready (%u leased, "
-	    "%u starting%s%s)", p->name, p->nleased, p->nstarting,
-	    p->last_error ? "; last error: " : "",
+	snprintf(msg, sizeof msg, "pool %s has %s (%u leased, %u ready, "
+	    "%u starting, max %lld%s%s)", p->name, w->cold ?
+	    "no room under its max for a sandbox of your own" :
+	    "no sandbox ready", p->nleased, p->nready, p->nstarting,
+	    (long long)p->max, p->last_error ? "; last error: " : "",
 	    p->last_error ? p->last_error : "");
 	waiter_fail(w, &err, retry_after_ms(p));
 }
@@ -191,7 +243,7 @@ member_arrive(struct pool *p, char *sandbox_id, int64_t expires)
 	int64_t			 left = expires - now_mono_ms();
 
 	TAILQ_FOREACH(w, &p->waiters, entry) {
-		if (w->ttl_ms <= left) {
+		if (!w->cold && w->ttl_ms <= left) {
 			waiter_give(w, sandbox_id, left);
 			free(sandbox_id);
 			return;
@@ -206,11 +258,14 @@ member_arrive(struct pool *p, char *sandbox_id, int64_t expires)
 	state_dirty(p->d);	/* its warm time counts from here on */
 }
 
+/*
+ * Backs off; the waiting line keeps its places, since the next try may
+ * work, and a waiter whose time runs out is told the last error.
+ */
 static void
 start_failed(struct pool *p, const struct gw_error *err)
 {
-	struct pool_waiter	*w;
-	int64_t			 backoff;
+	int64_t	backoff;
 
 	p->nfailed++;
 	p->failures++;
@@ -222,9 +277,6 @@ start_failed(struct pool *p, const struct gw_error *err)
 	p->backoff_until = now_mono_ms() + backoff;
 	log_warnx("pool %s: start failed (%u in a row, next try in %llds): %s",
 	    p->name, p->failures, (long long)(backoff / 1000), err->message);
-	/* The oldest waiter was counting on this start: tell it why. */
-	if ((w = TAILQ_FIRST(&p->waiters)) != NULL)
-		waiter_fail(w, err, backoff);
 }
 
 static void
@@ -234,6 +286,7 @@ pool_started(void *arg, const struct gw_error *err,
 	struct pool_start	*s = arg;
 	struct pool		*p = s->p;
 	int64_t			 elapsed = now_mono_ms() - s->sent;
+	bool			 stale = s->spec_gen != p->spec_gen;
 
 	TAILQ_REMOVE(&p->starts, s, entry);
 	p->nstarting--;
@@ -246,6 +299,9 @@ pool_started(void *arg, const struct gw_error *err,
 			start_failed(p, err);
 	} else if (p->draining || p->d->stopping)
 		reaper_stop(p->d->reaper, sb->id, "pool draining", NULL, NULL);
+	else if (stale)
+		reaper_stop(p->d->reaper, sb->id, "pool spec changed", NULL,
+		    NULL);
 	else if (pools_have(p->d->pools, sb->id))
 		;	/* reconciliation adopted it first */
 	else {
@@ -289,6 +345,7 @@ start_one(struct pool *p)
 
 	s->p = p;
 	s->sent = now_mono_ms();
+	s->spec_gen = p->spec_gen;
 	TAILQ_INSERT_TAIL(&p->starts, s, entry);
 	p->nstarting++;
 	p->nstarts++;
@@ -312,20 +369,64 @@ pool_refill_kicked(evutil_socket_t fd, short what, void *arg)
 	pool_refill(arg);
 }
 
+/* Is there room under `max` for one more sandbox? */
+static bool
+has_room(const struct pool *p)
+{
+	return p->max == 0 ||
+	    (int64_t)(p->nready + p->nstarting + p->nleased) < p->max;
+}
+
+/*
+ * Room for a lease started cold from this pool: under `max`, or made by
+ * stopping a ready member (it would count against `max` just the same).
+ */
+static bool
+make_room(struct pool *p)
+{
+	if (has_room(p))
+		return true;
+	if (p->nready == 0)
+		return false;
+	member_discard(p, TAILQ_FIRST(&p->ready),
+	    "making room for a sandbox started cold");
+	return true;
+}
+
+/* Cold requests in line get room, in line order, while there is some. */
+static void
+serve_cold(struct pool *p)
+{
+	struct pool_waiter	*w;
+
+	while (p->nwaiting_cold > 0) {
+		TAILQ_FOREACH(w, &p->waiters, entry) {
+			if (w->cold)
+				break;
+		}
+		if (!make_room(p))
+			return;
+		/* The callback starts the lease now, counting it as leased. */
+		w->cb(w->arg, NULL, NULL, 0);
+		waiter_free(w);
+	}
+}
+
 /* Starts what the target and the waiting line need, within the caps. */
 void
 pool_refill(struct pool *p)
 {
 	int64_t	want;
 
-	if (p->draining || p->d->stopping || now_mono_ms() < p->backoff_until ||
+	if (p->draining || p->d->stopping)
+		return;
+	serve_cold(p);
+	if (now_mono_ms() < p->backoff_until ||
 	    !reconcile_done(p->d))	/* adopt what runs before starting more */
 		return;
-	want = p->target + p->nwaiting;
+	want = p->target + p->nwaiting - p->nwaiting_cold;
 	while (!host_full(p->d) && (int64_t)(p->nready + p->nstarting) < want &&
-	    (int64_t)p->nstarting < p->max_starting &&
-	    (p->max == 0 ||
-	    (int64_t)(p->nready + p->nstarting + p->nleased) < p->max))
+	    (int64_t)p->nstarting < p->max_starting && has_room(p))
 		start_one(p);
 }
 
@@ -362,29 +463,49 @@ pool_tick_one(struct pool *p)
 	pool_refill(p);
 }
 
-static void
-note_claim(struct pool *p)
+void
+pool_note_claim(struct pool *p, int64_t now)
 {
 	p->claims++;
-	p->claim_at[p->claim_head] = now_mono_ms();
+	p->claim_at[p->claim_head] = now;
 	p->claim_head = (p->claim_head + 1) % CLAIM_HISTORY;
 	if (p->claim_count < CLAIM_HISTORY)
 		p->claim_count++;
 	if (p->warm < 0)
-		pool_retarget(p);
+		pool_retarget_at(p, now);
+}
+
+static struct pool_waiter *
+waiter_new(struct pool *p, const void *client, bool cold, int64_t ttl_ms,
+    int64_t wait_ms, pool_claim_cb *cb, void *arg)
+{
+	struct pool_waiter	*w = xcalloc(1, sizeof *w);
+	struct timeval		 tv;
+
+	w->p = p;
+	w->client = client;
+	w->cold = cold;
+	w->ttl_ms = ttl_ms;
+	w->cb = cb;
+	w->arg = arg;
+	w->timeout = evtimer_new(p->d->base, waiter_timeout, w);
+	tv.tv_sec = wait_ms / 1000;
+	tv.tv_usec = (wait_ms % 1000) * 1000;
+	evtimer_add(w->timeout, &tv);
+	waiter_enqueue(p, w);
+	pool_refill_soon(p);
+	return w;
 }
 
 int
-pool_claim(struct pool *p, int64_t ttl_ms, int64_t wait_ms,
-    pool_claim_cb *cb, void *arg, char **sandbox_id, int64_t *left_ms,
-    struct pool_waiter **wp)
+pool_claim(struct pool *p, const void *client, int64_t ttl_ms,
+    int64_t wait_ms, pool_claim_cb *cb, void *arg, char **sandbox_id,
+    int64_t *left_ms, struct pool_waiter **wp)
 {
 	struct pool_member	*m;
-	struct pool_waiter	*w;
-	struct timeval		 tv;
 	int64_t			 now = now_mono_ms();
 
-	note_claim(p);
+	pool_note_claim(p, now);
 	/* Not even a sandbox started now would live long enough. */
 	if (ttl_ms + 2 * cold_median(p) + 1000 > p->lifetime_ms) {
 		p->misses++;
@@ -408,20 +529,24 @@ pool_claim(struct pool *p, int64_t ttl_ms, int64_t wait_ms,
 		return 0;
 	}
 	p->misses++;
-	w = xcalloc(1, sizeof *w);
-	w->p = p;
-	w->ttl_ms = ttl_ms;
-	w->cb = cb;
-	w->arg = arg;
-	w->timeout = evtimer_new(p->d->base, waiter_timeout, w);
-	tv.tv_sec = wait_ms / 1000;
-	tv.tv_usec = (wait_ms % 1000) * 1000;
-	evtimer_add(w->timeout, &tv);
-	TAILQ_INSERT_TAIL(&p->waiters, w, entry);
-	p->nwaiting++;
-	*wp = w;
-	pool_refill_soon(p);
+	*wp = waiter_new(p, client, false, ttl_ms, wait_ms, cb, arg);
 	return 1;
+}
+
+int
+pool_cold_slot(struct pool *p, const void *client, int64_t wait_ms,
+    pool_claim_cb *cb, void *arg, struct pool_waiter **wp)
+{
+	if (p->nwaiting_cold == 0 && make_room(p))
+		return 0;
+	*wp = waiter_new(p, client, true, 0, wait_ms, cb, arg);
+	return 1;
+}
+
+const char *
+pool_last_error(const struct pool *p)
+{
+	return p->last_error;
 }
 
 void

@@ -23,7 +23,7 @@ struct pool_waiter;
 /*
  * A claim that had to wait: on success `sandbox_id`, and `ms` is the life
  * it has left; otherwise `err`, and `ms` a retry-after hint (> 0 for
- * pool_exhausted).
+ * pool_exhausted).  A cold slot (pool_cold_slot) gets neither.
  */
 typedef void pool_claim_cb(void *arg, const struct gw_error *err,
 		    const char *sandbox_id, int64_t ms);
@@ -38,7 +38,10 @@ int		 pools_reload(struct pools *, const struct config *, char **err);
  * unless `keep_ready` (they are then saved in the state file).
  */
 void		 pools_shutdown(struct pools *, bool keep_ready);
-/* Starts still in flight (shutdown waits for them). */
+/*
+ * Starts still in flight, and cancelled ones whose Start has not answered
+ * (shutdown waits for both: a sandbox may yet come of them).
+ */
 unsigned	 pools_busy(struct pools *);
 
 struct pool	*pool_find(struct pools *, const char *name);
@@ -55,9 +58,23 @@ int64_t		 pool_lifetime_ms(const struct pool *);
  *   1: none ready — the caller waits in line for `cb` (*w set);
  *  -1: no sandbox of this pool can live that long (start cold).
  */
-int		 pool_claim(struct pool *, int64_t ttl_ms, int64_t wait_ms,
-		    pool_claim_cb *, void *arg, char **sandbox_id,
-		    int64_t *left_ms, struct pool_waiter **w);
+int		 pool_claim(struct pool *, const void *client, int64_t ttl_ms,
+		    int64_t wait_ms, pool_claim_cb *, void *arg,
+		    char **sandbox_id, int64_t *left_ms, struct pool_waiter **w);
+/*
+ * Room under `max` for a lease started cold from this pool (per-lease
+ * env, or a ttl longer than a member can live), taking a ready member's
+ * place if need be:
+ *   0: go ahead now (the start counts as leased: pool_count_cold);
+ *   1: wait in line; `cb` runs with neither err nor sandbox_id when
+ *      there is room, or with pool_exhausted when `wait_ms` runs out.
+ * `client` identifies the connection: the line is fair across clients.
+ */
+int		 pool_cold_slot(struct pool *, const void *client,
+		    int64_t wait_ms, pool_claim_cb *, void *arg,
+		    struct pool_waiter **w);
+/* Why the pool's last start failed, or NULL. */
+const char	*pool_last_error(const struct pool *);
 /* A restored lease came from this pool. */
 void		 pool_count_leased(struct pools *, const char *pool_name);
 /*

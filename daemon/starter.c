@@ -5,6 +5,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "reaper.h"
 #include "starter.h"
 #include "xmalloc.h"
 
@@ -29,6 +30,12 @@ struct starter {
 	int64_t		 delay_ms;
 	struct event	*timer;
 };
+
+/*
+ * Cancelled starts whose Start has not answered yet: a sandbox may still
+ * come of them, and shutdown must wait to stop it.
+ */
+static unsigned	orphans;
 
 static void
 starter_free(struct starter *s)
@@ -126,26 +133,26 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-stopped_unwanted(void *arg, const struct gw_error *err)
-{
-	if (err != NULL)
-		log_warnx("stopping an abandoned sandbox: %s", err->message);
-}
-
-static void
 started(void *arg, const struct gw_error *err, const struct gw_sandbox *sb)
 {
 	struct starter	*s = arg;
+	struct daemon	*d;
 
 	s->in_call = false;
 	if (sb != NULL && err == NULL)
 		s->sandbox_id = xstrdup(sb->id);
 	if (s->done) {
-		/* Cancelled while Start was in flight: nobody wants it. */
+		/*
+		 * Cancelled while Start was in flight: nobody wants it.  The
+		 * reaper retries the Stop, and shutdown waits for it.
+		 */
+		orphans--;
 		if (s->sandbox_id != NULL)
-			gw_stop(s->d->gw, s->sandbox_id, 0, stopped_unwanted,
-			    NULL);
+			reaper_stop(s->d->reaper, s->sandbox_id,
+			    "start cancelled", NULL, NULL);
+		d = s->d;
 		starter_free(s);
+		daemon_check_idle(d);
 		return;
 	}
 	if (err != NULL) {
@@ -179,8 +186,17 @@ starter_start(struct daemon *d, const struct gw_spec *spec, int64_t wait_ms,
 void
 starter_cancel(struct starter *s, const char *why)
 {
-	if (!s->done)
-		fail(s, RPC_ERR_CANCELLED, why);
+	if (s->done)
+		return;
+	if (s->in_call && s->sandbox_id == NULL)
+		orphans++;	/* Start itself is in flight */
+	fail(s, RPC_ERR_CANCELLED, why);
+}
+
+unsigned
+starter_orphans(void)
+{
+	return orphans;
 }
 
 int64_t

@@ -27,6 +27,8 @@ struct starter	*starter_start(struct daemon *, const struct gw_spec *,
 void		 starter_cancel(struct starter *, const char *why);
 /* The wait before the next Get, after one of `delay_ms`. */
 int64_t		 starter_next_delay_ms(int64_t delay_ms);
+/* Cancelled starts whose Start is still in flight (shutdown waits). */
+unsigned	 starter_orphans(void);
 /* Milliseconds from Start to RUNNING of the last success (for pools). */
 int64_t		 starter_elapsed_ms(const struct starter *);
 
