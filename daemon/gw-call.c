@@ -155,6 +155,12 @@ call_attempt(struct gw_call *c)
 		t = c->o.timeout_ms;
 	if (t < 1)
 		t = 1;
+	/* gRPC would queue it until the connection attempt gives up. */
+	if (gw_down(gw)) {
+		gw_error_down(gw, &c->fail, c->o.name);
+		call_later(c, 0);
+		return;
+	}
 	c->attempt++;
 	c->chan = gw_channel_pick(gw);
 	deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
@@ -267,6 +273,8 @@ call_done(struct cq_tag *tag, bool ok)
 		call_later(c, delay);
 		return;
 	}
+	if (!gw->freeing && !c->cancelled)
+		gw_note_failure(gw, c->status, details);
 	if (c->status == GRPC_STATUS_DEADLINE_EXCEEDED)
 		gw_error_make(&e, c->status, RPC_ERR_DEADLINE_EXCEEDED,
 		    "gateway did not answer %s within %lld ms (%s, %d attempt%s)",
