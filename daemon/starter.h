@@ -6,6 +6,7 @@
 #ifndef SBX_STARTER_H
 #define SBX_STARTER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gw.h"
@@ -25,6 +26,11 @@ struct starter	*starter_start(struct daemon *, const struct gw_spec *,
 		    int64_t wait_ms, starter_cb *, void *arg);
 /* Gives up: the callback runs at once with RPC_ERR_CANCELLED. */
 void		 starter_cancel(struct starter *, const char *why);
+/*
+ * Is this sandbox one a start in flight got from Start and has not
+ * handed over yet (to its lease or pool, or to the reaper)?
+ */
+bool		 starter_holds(const char *sandbox_id);
 /* Milliseconds from Start to RUNNING of the last success (for pools). */
 int64_t		 starter_elapsed_ms(const struct starter *);
 
