@@ -41,6 +41,12 @@ void		 spec_build_tags(struct daemon *, struct lease *,
 void		 spec_lease_tags(struct lease *, struct spec_parts *, int nuser);
 /* The first member a pool's fixed spec cannot honour, or NULL. */
 const char	*spec_pool_conflict(struct rpc_req *);
+/*
+ * The first tag in the reserved "sandboxd" prefix, or NULL: those tags
+ * are how reconciliation and Start recovery find our sandboxes, so a
+ * caller's or a pool's tag must never pass for one of them.
+ */
+const char	*spec_reserved_tag(const char *const *tags, int n);
 /* The pool's spec with the caller's env and files laid over it. */
 void		 spec_from_pool(struct spec_parts *, struct pool *);
 
