@@ -28,6 +28,9 @@ struct reconcile {
 	json_t		*seen;		/* sandbox id → true, this pass */
 	json_t		*suspects;	/* strangers from the last pass */
 	json_t		*next_suspects;
+	json_t		*coming;	/* pool strangers not RUNNING yet */
+	bool		 told_coming;
+	int64_t		 first_at;	/* monotonic: the first pass began */
 	unsigned long	 starts_before;	/* d->starts when the pass began */
 	unsigned	 adopted, stopped, lost, dropped;
 };
@@ -203,7 +206,9 @@ all_listed(void *arg, const struct gw_error *err, const struct gw_sandbox *sb,
 		if (gw_status_terminal(sb[i].status))
 			continue;
 		json_object_set_new(r->seen, sb[i].id, json_true());
-		if (reconcile_held(d, sb[i].id) || !act_on(r, sb[i].id))
+		if (reconcile_held(d, sb[i].id) ||
+		    json_object_get(r->coming, sb[i].id) != NULL ||
+		    !act_on(r, sb[i].id))
 			continue;
 		log_info("reconcile: stopping %s: ours, but no lease or pool "
 		    "holds it", sb[i].id);
@@ -242,8 +247,18 @@ pool_listed(void *arg, const struct gw_error *err, const struct gw_sandbox *sb,
 	if (p != NULL) {
 		for (i = 0; i < n; i++) {
 			/* Held covers starts in flight: never two owners. */
+			if (reconcile_held(d, sb[i].id))
+				continue;
+			/*
+			 * A pool start of our last life, still coming up:
+			 * until a first pass is done it is waited for (and
+			 * adopted when it runs), not stopped and replaced.
+			 */
+			if (!r->first_ok && !gw_status_terminal(sb[i].status) &&
+			    sb[i].status != GW_STATUS_RUNNING)
+				json_object_set_new(r->coming, sb[i].id,
+				    json_true());
 			if (sb[i].status != GW_STATUS_RUNNING ||
-			    reconcile_held(d, sb[i].id) ||
 			    !act_on(r, sb[i].id))
 				continue;
 			left = sb[i].started_at_ms > 0 ? sb[i].started_at_ms +
@@ -308,6 +323,27 @@ pass_failed(struct reconcile *r, const char *failure)
 		schedule(r, ms);
 }
 
+/*
+ * Pool sandboxes of our last life still starting: the first pass waits
+ * for them (within a start timeout) so the pools adopt rather than
+ * start more and stop these.
+ */
+static bool
+wait_for_coming(struct reconcile *r)
+{
+	size_t	n = json_object_size(r->coming);
+
+	if (r->first_ok || n == 0 || now_mono_ms() - r->first_at >=
+	    r->d->cfg.gateway.start_timeout)
+		return false;
+	if (!r->told_coming)
+		log_info("reconcile: %zu pool sandbox(es) of ours still "
+		    "starting: adopting them before the pools refill", n);
+	r->told_coming = true;
+	schedule(r, FIRST_RETRY_MS);
+	return true;
+}
+
 /* A pass succeeded: its totals, and the first one lets pools fill. */
 static void
 pass_ok(struct reconcile *r)
@@ -317,6 +353,8 @@ pass_ok(struct reconcile *r)
 	if (r->failing)
 		log_info("reconcile: listing works again");
 	r->failing = false;
+	if (wait_for_coming(r))
+		return;
 	if (first || r->adopted || r->stopped || r->lost || r->dropped)
 		log_info("reconcile: %u adopted into pools, %u orphans "
 		    "stopped, %u leases lost, %u warm sandboxes gone",
@@ -369,6 +407,7 @@ pass_start(evutil_socket_t fd, short what, void *arg)
 	r->adopted = r->stopped = r->lost = r->dropped = 0;
 	r->seen = json_object();
 	r->next_suspects = json_object();
+	json_object_clear(r->coming);
 	next_pool(r);
 }
 
@@ -395,6 +434,8 @@ reconcile_start(struct daemon *d)
 
 	r->d = d;
 	r->suspects = json_object();
+	r->coming = json_object();
+	r->first_at = now_mono_ms();
 	r->timer = evtimer_new(d->base, pass_start, r);
 	d->reconcile = r;
 	gw_set_on_up(d->gw, gateway_back, r);
@@ -412,6 +453,7 @@ reconcile_free(struct daemon *d)
 	json_decref(r->seen);
 	json_decref(r->suspects);
 	json_decref(r->next_suspects);
+	json_decref(r->coming);
 	free(r);
 	d->reconcile = NULL;
 }
