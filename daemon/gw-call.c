@@ -273,7 +273,9 @@ call_done(struct cq_tag *tag, bool ok)
 		call_later(c, delay);
 		return;
 	}
-	if (!gw->freeing && !c->cancelled)
+	/* A long Exec running out is its command's business, not ours. */
+	if (!gw->freeing && !c->cancelled &&
+	    c->o.timeout_ms <= gw->call_timeout_ms)
 		gw_note_failure(gw, c->status, details);
 	if (c->status == GRPC_STATUS_DEADLINE_EXCEEDED)
 		gw_error_make(&e, c->status, RPC_ERR_DEADLINE_EXCEEDED,

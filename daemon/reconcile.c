@@ -89,8 +89,9 @@ static void
 lease_checked(void *arg, const struct gw_error *err,
     const struct gw_sandbox *sb)
 {
-	struct lease	*l = arg;
-	char		 why[256];
+	struct lease		*l = arg;
+	struct reconcile	*r = l->d->reconcile;
+	char			 why[256];
 
 	/* At exit the calls are cancelled: nothing is lost by that. */
 	if (!l->removed && !l->d->stopping &&
@@ -107,12 +108,12 @@ lease_checked(void *arg, const struct gw_error *err,
 			    sb->status), err == NULL && *sb->status_reason ?
 			    ": " : "", err == NULL ? sb->status_reason : "");
 			lease_lost(l, why);
-			l->d->reconcile->lost++;
+			r->lost++;
 		}
 	}
-	lease_unref(l);
-	l->d->reconcile->pending--;
-	pass_maybe_done(l->d->reconcile);
+	lease_unref(l);		/* may free it */
+	r->pending--;
+	pass_maybe_done(r);
 }
 
 static void
