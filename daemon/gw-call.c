@@ -264,6 +264,13 @@ call_done(struct cq_tag *tag, bool ok)
 	}
 	if (reply != NULL)
 		grpc_byte_buffer_destroy(reply);
+	/*
+	 * Every lost attempt tells whether the gateway is down (then a retry
+	 * fails at once); a long Exec running out is its command's business.
+	 */
+	if (!gw->freeing && !c->cancelled &&
+	    c->o.timeout_ms <= gw->call_timeout_ms)
+		gw_note_failure(gw, c->status, details);
 	if (call_should_retry(c, &delay)) {
 		log_debug("gateway %s: %s (%s), retry %d in %lld ms",
 		    c->o.name, gw_code_name(c->status), details, c->attempt,
@@ -273,10 +280,6 @@ call_done(struct cq_tag *tag, bool ok)
 		call_later(c, delay);
 		return;
 	}
-	/* A long Exec running out is its command's business, not ours. */
-	if (!gw->freeing && !c->cancelled &&
-	    c->o.timeout_ms <= gw->call_timeout_ms)
-		gw_note_failure(gw, c->status, details);
 	if (c->status == GRPC_STATUS_DEADLINE_EXCEEDED)
 		gw_error_make(&e, c->status, RPC_ERR_DEADLINE_EXCEEDED,
 		    "gateway did not answer %s within %lld ms (%s, %d attempt%s)",
