@@ -151,7 +151,6 @@ load_instance_id(struct daemon *d)
 {
 	char		*path = xasprintf("%s/instance-id", d->state_dir);
 	char		*err = NULL, line[18];
-	const char	*saved;
 	unsigned char	 r[8];
 	size_t		 i;
 
@@ -160,8 +159,7 @@ load_instance_id(struct daemon *d)
 		free(path);
 		return;
 	}
-	if ((saved = state_instance_id(d->state_dir)) != NULL) {
-		memcpy(d->instance_id, saved, sizeof d->instance_id);
+	if (state_instance_id(d->state_dir, d->instance_id) == 1) {
 		log_warnx("instance id %s recovered from state.json",
 		    d->instance_id);
 	} else {

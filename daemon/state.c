@@ -257,25 +257,39 @@ state_load(struct daemon *d)
 	state_dirty(d);
 }
 
-const char *
-state_instance_id(const char *state_dir)
+int
+state_instance_id(const char *state_dir, char *id)
 {
-	static char	 id[17];
-	char		*path = xasprintf("%s/state.json", state_dir);
+	char		*path = xasprintf("%s/state.json", state_dir), *err;
 	json_t		*o;
 	const char	*v;
+	bool		 unreadable;
+	int		 rc = 0;
 
-	/* A plain read: a broken file is state_load's to report. */
-	o = json_load_file(path, 0, NULL);
-	free(path);
-	v = json_string_value(json_object_get(o, "instance_id"));
-	if (v == NULL || strlen(v) != 16 || strspn(v, "0123456789abcdef") != 16) {
-		json_decref(o);
-		return NULL;
+	/*
+	 * A file that does not parse is moved aside here, as state_load
+	 * would; one that cannot be read at all stops us before a new id
+	 * is made up for sandboxes it may still know.
+	 */
+	o = statefile_load(path, &err, &unreadable);
+	if (unreadable) {
+		log_warnx("state: %s; refusing to start: fix or move the file, "
+		    "then start again", err);
+		exit(EX_NOINPUT);
 	}
-	memcpy(id, v, sizeof id);
+	if (err != NULL) {
+		log_warnx("state: %s", err);
+		free(err);
+	}
+	v = json_string_value(json_object_get(o, "instance_id"));
+	if (v != NULL && strlen(v) == 16 &&
+	    strspn(v, "0123456789abcdef") == 16) {
+		memcpy(id, v, 17);
+		rc = 1;
+	}
 	json_decref(o);
-	return id;
+	free(path);
+	return rc;
 }
 
 unsigned

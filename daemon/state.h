@@ -22,8 +22,11 @@ void	state_dirty(struct daemon *);
 /* Write now (shutdown). */
 void	state_save(struct daemon *);
 void	state_free(struct daemon *);
-/* The instance id state.json records, or NULL (a static buffer). */
-const char *state_instance_id(const char *state_dir);
+/*
+ * The instance id state.json records into `id` (17 bytes): 1, or 0 when
+ * there is none.  Exits when the file exists but cannot be read.
+ */
+int	state_instance_id(const char *state_dir, char *id);
 /* Writes done so far (a burst of changes should be one). */
 unsigned state_writes(struct daemon *);
 

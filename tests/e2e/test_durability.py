@@ -313,6 +313,12 @@ def test_unreadable_state_refuses_to_start(tmpdir_short, procs, gw):
     assert "refusing to start" in r.stderr and "state.json" in r.stderr
     assert os.path.isdir(state)               # left alone
     assert not glob.glob(state + ".corrupt-*")
+    # nor is a new instance id made up while state.json cannot be read
+    idfile = os.path.join(d.state, "instance-id")
+    os.unlink(idfile)
+    r = run_once(tmpdir_short, gw)
+    assert r.returncode == 66, r.stderr
+    assert not os.path.exists(idfile)
 
 
 def test_state_versions(tmpdir_short, procs, gw):
@@ -426,3 +432,24 @@ def test_keep_warm_on_shutdown(tmpdir_short, procs, gw):
     assert running(gw, "sandboxd-pool:w") == warm
     lease = d2.call("lease.acquire", pool="w")
     assert lease["sandbox_id"] in warm
+
+
+def test_reconcile_reads_every_page(tmpdir_short, procs):
+    # More strays than one List page holds (the daemon asks for 500).
+    gw = Gateway(tmpdir_short, procs, args=["--isolation", "none"])
+    d = Daemon(tmpdir_short, procs, gateway=gw.target)
+    inst = d.call("status")["instance"]
+    d.proc.stop()
+    c = gwclient.Client(gw.target)
+    strays = {c.call("Start", tags=["sandboxd", f"sandboxd-instance:{inst}",
+                                     f"sandboxd-req:x-{i}"]).sandbox_id
+              for i in range(520)}
+    c.close()
+    sbxtest.wait_for(lambda: len(running(gw)) == 520, timeout=120,
+                     what="the strays running")
+    d2 = Daemon(tmpdir_short, procs, gateway=gw.target)
+    sbxtest.wait_for(lambda: "520 orphans stopped" in d2.proc.output(),
+                     timeout=120, what="every stray found")
+    sbxtest.wait_for(lambda: running(gw) == set(), timeout=300,
+                     what="every stray stopped")
+    assert strays
