@@ -453,3 +453,27 @@ def test_reconcile_reads_every_page(tmpdir_short, procs):
     sbxtest.wait_for(lambda: running(gw) == set(), timeout=300,
                      what="every stray stopped")
     assert strays
+
+
+def test_kept_warm_members_gone_upstream_are_replaced(tmpdir_short, procs,
+                                                      gw):
+    conf = "[pool.w]\nwarm = 2\n"
+    dconf = "keep_warm_on_shutdown = yes\n"
+    d = Daemon(tmpdir_short, procs, gateway=gw.target, conf_extra=conf,
+               daemon_conf=dconf)
+    sbxtest.wait_for(lambda: pool_info(d)["ready"] == 2, what="warm")
+    warm = running(gw, "sandboxd-pool:w")
+    d.proc.stop()                   # SIGTERM: members saved
+    gw.proc.stop(sig=9)
+    gw.root += "-fresh"             # a gateway that never saw them
+    gw.start()
+    base = len(d.proc.output())
+    d2 = Daemon(tmpdir_short, procs, gateway=gw.target, conf_extra=conf,
+                daemon_conf=dconf)
+    sbxtest.wait_for(lambda: len(running(gw, "sandboxd-pool:w")) == 2,
+                     timeout=60, what="two new warm sandboxes")
+    assert running(gw, "sandboxd-pool:w").isdisjoint(warm)
+    assert d2.proc.output()[base:].count("is gone upstream: dropped") == 2
+    sbxtest.wait_for(lambda: pool_info(d2)["ready"] == 2, what="ready")
+    lease = d2.call("lease.acquire", pool="w")
+    assert lease["sandbox_id"] not in warm
