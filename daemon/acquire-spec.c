@@ -171,6 +171,8 @@ spec_build_tags(struct daemon *d, struct lease *l, struct spec_parts *p, int nus
 		p->tags[n++] = p->usertags[i];
 	p->spec.tags = p->tags;
 	p->spec.ntags = n;
+	p->spec.request_tag = p->req_tag;
+	p->spec.instance_tag = p->instance_tag;
 }
 
 /* The caller's tags go on the lease whatever the sandbox carries. */
@@ -183,11 +185,23 @@ spec_lease_tags(struct lease *l, struct spec_parts *p, int nuser)
 		json_array_append_new(l->tags, json_string(p->usertags[i]));
 }
 
+const char *
+spec_reserved_tag(const char *const *tags, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		if (strncmp(tags[i], "sandboxd", 8) == 0)
+			return tags[i];
+	}
+	return NULL;
+}
+
 int
 spec_parse(struct rpc_req *req, struct spec_parts *p, int *nusertags)
 {
 	struct gw_spec	*s = &p->spec;
-	const char	*gpu_type = NULL;
+	const char	*gpu_type = NULL, *tag;
 	json_t		*later;
 	int64_t		 gpus;
 
@@ -202,6 +216,12 @@ spec_parse(struct rpc_req *req, struct spec_parts *p, int *nusertags)
 	    parse_env(req, p) == -1 || parse_files(req, p) == -1 ||
 	    parse_secrets(req, p) == -1)
 		return -1;
+	if ((tag = spec_reserved_tag(p->usertags, *nusertags)) != NULL) {
+		rpc_fail(req, RPC_ERR_INVALID_PARAMS, NULL, "tag \"%.64s\": "
+		    "tags starting with \"sandboxd\" are reserved for the "
+		    "daemon's own", tag);
+		return -1;
+	}
 	s->gpu_count = gpus;
 	s->gpu_type = gpu_type;
 	if (p->args != NULL && s->nargs == 0) {

@@ -51,6 +51,13 @@ const char	*spec_pool_conflict(struct rpc_req *);
  * the sandbox runs.  A new array, or NULL when there are none.
  */
 json_t		*spec_files_later(struct rpc_req *);
+
+/*
+ * The first tag in the reserved "sandboxd" prefix, or NULL: those tags
+ * are how reconciliation and Start recovery find our sandboxes, so a
+ * caller's or a pool's tag must never pass for one of them.
+ */
+const char	*spec_reserved_tag(const char *const *tags, int n);
 /* The pool's spec with the caller's env and files laid over it. */
 void		 spec_from_pool(struct spec_parts *, struct pool *);
 

@@ -184,6 +184,12 @@ call_attempt(struct gw_call *c)
 		t = c->o.timeout_ms;
 	if (t < 1)
 		t = 1;
+	/* gRPC would queue it until the connection attempt gives up. */
+	if (gw_down(gw)) {
+		gw_error_down(gw, &c->fail, c->o.name);
+		call_later(c, 0);
+		return;
+	}
 	c->attempt++;
 	c->chan = gw_channel_pick(gw);
 	deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
@@ -287,6 +293,13 @@ call_done(struct cq_tag *tag, bool ok)
 	}
 	if (reply != NULL)
 		grpc_byte_buffer_destroy(reply);
+	/*
+	 * Every lost attempt tells whether the gateway is down (then a retry
+	 * fails at once); a long Exec running out is its command's business.
+	 */
+	if (!gw->freeing && !c->cancelled &&
+	    c->o.timeout_ms <= gw->call_timeout_ms)
+		gw_note_failure(gw, c->status, details);
 	if (call_should_retry(c, &delay)) {
 		log_debug("gateway %s: %s (%s), retry %d in %lld ms",
 		    c->o.name, gw_code_name(c->status), details, c->attempt,

@@ -53,7 +53,8 @@ struct gw_op {
 
 	/* Start: the request again, and its tag, for an unknown outcome. */
 	grpc_byte_buffer *req;
-	char		*reqtag;
+	char		*reqtag;	/* the spec's request tag */
+	char		*insttag;	/* and its instance tag */
 	int		 attempts;
 	struct gw_error	 lost;		/* why the outcome is unknown */
 };
@@ -86,6 +87,7 @@ op_free(struct gw_op *op)
 	if (op->req != NULL)
 		grpc_byte_buffer_destroy(op->req);
 	free(op->reqtag);
+	free(op->insttag);
 	gw_error_clear(&op->lost);
 	free(op->id);
 	free(op->path);
@@ -166,14 +168,22 @@ start_listed(void *arg, const struct gw_error *err,
     const struct gw_sandbox *sb, size_t n)
 {
 	struct gw_op	*op = arg;
+	size_t		 i, pick = 0;
 
+	/* Several would be a gateway that ignored a tag: take a live one. */
+	for (i = 0; i < n; i++) {
+		if (!gw_status_terminal(sb[i].status)) {
+			pick = i;
+			break;
+		}
+	}
 	if (err != NULL) {
 		op->cb.sandbox(op->arg, &op->lost, NULL);
 		op_free(op);
 	} else if (n > 0) {
-		log_info("Start %s: reply lost, adopting %s found by its tag",
-		    op->reqtag, sb[0].id);
-		op->cb.sandbox(op->arg, NULL, &sb[0]);
+		log_info("Start %s: reply lost, adopting %s found by its tag%s",
+		    op->reqtag, sb[pick].id, n > 1 ? " (more than one!)" : "");
+		op->cb.sandbox(op->arg, NULL, &sb[pick]);
 		op_free(op);
 	} else {
 		log_debug("Start %s: not created; sending it again",
@@ -187,7 +197,8 @@ start_listed(void *arg, const struct gw_error *err,
 static bool
 start_outcome_unknown(const struct gw_op *op, const struct gw_error *err)
 {
-	return op->reqtag != NULL && op->attempts < START_ATTEMPTS &&
+	return op->reqtag != NULL && op->insttag != NULL &&
+	    op->attempts < START_ATTEMPTS && !gw_down(op->gw) &&
 	    (err->grpc_code == GRPC_STATUS_UNAVAILABLE ||
 	    err->grpc_code == GRPC_STATUS_DEADLINE_EXCEEDED);
 }
@@ -199,15 +210,16 @@ start_done(void *arg, const struct gw_error *err, grpc_byte_buffer *reply)
 	PB(StartSandboxResponse)	*r = NULL;
 	struct gw_sandbox	 sb;
 	struct gw_error		 e = { 0 };
-	const char		*tags[1];
+	const char		*tags[2];
 
 	op->attempts++;
 	if (err != NULL && start_outcome_unknown(op, err)) {
 		gw_error_clear(&op->lost);
 		gw_error_make(&op->lost, err->grpc_code, err->rpc, "%s",
 		    err->message);
-		tags[0] = op->reqtag;
-		gw_list(op->gw, tags, 1, true, start_listed, op);
+		tags[0] = op->insttag;
+		tags[1] = op->reqtag;
+		gw_list(op->gw, tags, 2, true, start_listed, op);
 		return;
 	}
 	if (err != NULL)
@@ -234,12 +246,11 @@ gw_start(struct gw *gw, const struct gw_spec *spec, gw_sandbox_cb *cb,
 	struct gw_arena		 a = { 0 };
 	PB(StartSandboxRequest)	*r;
 	const char		*err = NULL;
-	int			 i;
 
 	op->cb.sandbox = cb;
-	for (i = 0; i < spec->ntags; i++) {
-		if (strncmp(spec->tags[i], "sandboxd-req:", 13) == 0)
-			op->reqtag = xstrdup(spec->tags[i]);
+	if (spec->request_tag != NULL && spec->instance_tag != NULL) {
+		op->reqtag = xstrdup(spec->request_tag);
+		op->insttag = xstrdup(spec->instance_tag);
 	}
 	if ((r = gw_build_start(&a, spec, &err)) == NULL)
 		gw_call_fail(gw, &o_start, RPC_ERR_INVALID_PARAMS, err,

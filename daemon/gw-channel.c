@@ -1,7 +1,8 @@
 /*
  * The channel pool: N channels to one target, each its own HTTP/2
  * connection (a local subchannel pool per channel), kept alive, and the
- * least-loaded choice among those that can carry a call now.
+ * least-loaded choice among those that can carry a call now; and the
+ * gateway's reachability as the channels' states tell it (down, back).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -107,6 +108,12 @@ gw_channels_open(struct gw *gw, const struct gw_options *o, char **err)
 		    GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, GW_MAX_MESSAGE);
 		a[n++] = int_arg(
 		    GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, GW_MAX_MESSAGE);
+		/*
+		 * gRPC's default backoff grows to two minutes: a gateway
+		 * back after an outage would sit unused that long.
+		 */
+		a[n++] = int_arg(
+		    GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, GW_MAX_RECONNECT_MS);
 		if (ka > 0) {
 			a[n++] = int_arg(
 			    GRPC_ARG_KEEPALIVE_TIME_MS,
@@ -200,4 +207,110 @@ gw_state_name(grpc_connectivity_state st)
 	case GRPC_CHANNEL_SHUTDOWN:		return "shutdown";
 	default:				return "unknown";
 	}
+}
+
+static bool
+any_ready(struct gw *gw)
+{
+	int	 i;
+
+	for (i = 0; i < gw->nchans; i++) {
+		if (grpc_channel_check_connectivity_state(gw->chans[i].ch, 0) ==
+		    GRPC_CHANNEL_READY)
+			return true;
+	}
+	return false;
+}
+
+static void
+gw_mark_down(struct gw *gw, const char *reason)
+{
+	if (gw->down)
+		return;
+	gw->down = true;
+	gw->down_since = gw_now_ms();
+	free(gw->down_reason);
+	gw->down_reason = gw_one_line(reason, strlen(reason));
+	log_warnx("gateway %s is unreachable (%s): requests fail at once "
+	    "with gateway_unavailable until it answers again", gw->target,
+	    gw->down_reason);
+}
+
+static void
+gw_mark_up(struct gw *gw)
+{
+	if (!gw->down)
+		return;
+	gw->down = false;
+	log_info("gateway %s is reachable again (down %lld s, %llu call(s) "
+	    "refused meanwhile)", gw->target,
+	    (long long)((gw_now_ms() - gw->down_since) / 1000),
+	    (unsigned long long)gw->nfastfail);
+	gw->nfastfail = 0;
+	if (gw->on_up != NULL)
+		gw->on_up(gw->on_up_arg);
+}
+
+/* The timer: every channel failing is down; any READY one is back. */
+static void
+gw_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw		*gw = arg;
+	grpc_connectivity_state	 st;
+	int			 i, failing = 0;
+	bool			 ready = false;
+
+	for (i = 0; i < gw->nchans; i++) {
+		/* Idle channels are kicked: the pool is kept connected. */
+		st = grpc_channel_check_connectivity_state(gw->chans[i].ch, 1);
+		if (st == GRPC_CHANNEL_READY)
+			ready = true;
+		else if (st == GRPC_CHANNEL_TRANSIENT_FAILURE ||
+		    st == GRPC_CHANNEL_SHUTDOWN)
+			failing++;
+	}
+	if (ready)
+		gw_mark_up(gw);
+	else if (failing == gw->nchans)
+		gw_mark_down(gw, "cannot connect");
+}
+
+void
+gw_watch_start(struct gw *gw)
+{
+	struct timeval	 tv = { 0, GW_WATCH_MS * 1000 };
+
+	gw->watch = event_new(gw->base, -1, EV_PERSIST, gw_watch, gw);
+	evtimer_add(gw->watch, &tv);
+}
+
+void
+gw_note_failure(struct gw *gw, int code, const char *message)
+{
+	if ((code == GRPC_STATUS_UNAVAILABLE ||
+	    code == GRPC_STATUS_DEADLINE_EXCEEDED) && !any_ready(gw))
+		gw_mark_down(gw, message);
+}
+
+bool
+gw_down(struct gw *gw)
+{
+	return gw->down && !any_ready(gw);
+}
+
+void
+gw_set_on_up(struct gw *gw, gw_up_cb *cb, void *arg)
+{
+	gw->on_up = cb;
+	gw->on_up_arg = arg;
+}
+
+void
+gw_error_down(struct gw *gw, struct gw_error *e, const char *call)
+{
+	gw->nfastfail++;
+	gw_error_make(e, GRPC_STATUS_UNAVAILABLE, RPC_ERR_GATEWAY_UNAVAILABLE,
+	    "gateway %s is unreachable (%s, for %lld s): %s not sent",
+	    gw->target, gw->down_reason,
+	    (long long)((gw_now_ms() - gw->down_since) / 1000), call);
 }

@@ -29,6 +29,8 @@
 #define GW_LIST_PAGE_SIZE	500
 #define GW_LIST_MAX_PAGES	10000
 #define GW_DETAILS_MAX		400	/* of a gateway message we quote */
+#define GW_WATCH_MS		250	/* channel states looked at this often */
+#define GW_MAX_RECONNECT_MS	10000	/* gRPC's reconnect backoff cap */
 
 #define GW_SERVICE	"/coreweave.sandbox.v1beta2.GatewayService/"
 #define GW_STREAMING	"/coreweave.sandbox.v1beta2.GatewayStreamingService/"
@@ -63,6 +65,19 @@ struct gw {
 	uint64_t		 nfailed;	/* calls reported with an error */
 	uint64_t		 nstreams;	/* streams opened */
 	struct metrics		*metrics;	/* may be NULL */
+
+	/*
+	 * Down: a failure is known (every channel in TRANSIENT_FAILURE, or
+	 * a call lost with no channel READY) and no channel has been READY
+	 * since.  Calls then fail at once instead of queueing in gRPC.
+	 */
+	bool			 down;
+	char			*down_reason;
+	int64_t			 down_since;	/* monotonic ms */
+	uint64_t		 nfastfail;	/* calls refused while down */
+	struct event		*watch;		/* GW_WATCH_MS timer */
+	gw_up_cb		*on_up;
+	void			*on_up_arg;
 };
 
 /* --- errors and policy (gw-map.c) ------------------------------------ */
@@ -106,6 +121,13 @@ struct gw_channel *gw_channel_pick(struct gw *);
 int		 gw_pick_index(const grpc_connectivity_state *,
 		    const int *inflight, int n);
 const char	*gw_state_name(grpc_connectivity_state);
+/* Starts the timer that follows the channels' states (down, back up). */
+void		 gw_watch_start(struct gw *);
+/* A call failed with `code`: with no channel READY the gateway is down. */
+void		 gw_note_failure(struct gw *, int code, const char *message);
+/* Fills `e` with the fail-fast error of a gateway that is down. */
+void		 gw_error_down(struct gw *, struct gw_error *e,
+		    const char *call);
 
 /* --- unary calls (gw-call.c) ----------------------------------------- */
 

@@ -150,6 +150,16 @@ gw_stream_open(struct gw *gw, const char *method, int64_t timeout_ms,
 		return gw_stream_dead(gw, GRPC_STATUS_CANCELLED,
 		    "the gateway client is shutting down", ops, arg);
 	}
+	if (gw_down(gw)) {
+		struct gw_error	 e;
+
+		grpc_byte_buffer_destroy(first);
+		gw_error_down(gw, &e, method);
+		s = gw_stream_dead(gw, GRPC_STATUS_UNAVAILABLE, e.message,
+		    ops, arg);
+		gw_error_clear(&e);
+		return s;
+	}
 	s = stream_new(gw, method, ops, arg);
 	s->chan = gw_channel_pick(gw);
 	deadline = timeout_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),

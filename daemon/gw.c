@@ -141,6 +141,7 @@ gw_new(struct event_base *base, const struct gw_options *o, char **err)
 		return NULL;
 	}
 	gw->br = cq_bridge_new(base);
+	gw_watch_start(gw);
 	log_debug("gateway %s: %d channel%s, %s", gw->target, gw->nchans,
 	    gw->nchans == 1 ? "" : "s", gw->tls ? "TLS" : "plaintext");
 	return gw;
@@ -157,6 +158,9 @@ gw_free(struct gw *gw)
 	if (gw == NULL)
 		return;
 	gw->freeing = true;
+	event_free(gw->watch);
+	gw->watch = NULL;
+	gw->on_up = NULL;
 	gw_calls_abort(gw);
 	gw_streams_abort(gw);
 	cq_bridge_free(gw->br);
@@ -167,6 +171,7 @@ gw_free(struct gw *gw)
 		fatalx("gw_free: work left after the queue drained");
 	gw_channels_close(gw);
 	md_clear(gw);
+	free(gw->down_reason);
 	free(gw->target);
 	free(gw);
 	grpc_shutdown();
@@ -187,8 +192,12 @@ gw_status_json(struct gw *gw)
 		    "inflight", gw->chans[i].inflight,
 		    "calls", (json_int_t)gw->chans[i].calls));
 	}
-	return json_pack("{s:s, s:b, s:o, s:i, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:b, s:o, s:b, s:s?, s:I, s:i, s:I, s:I, s:I, "
+	    "s:I}",
 	    "target", gw->target, "tls", gw->tls, "channels", chans,
+	    "down", gw_down(gw), "down_reason", gw_down(gw) ?
+	    gw->down_reason : NULL, "down_ms", (json_int_t)(gw_down(gw) ?
+	    gw_now_ms() - gw->down_since : 0),
 	    "inflight", inflight, "calls", (json_int_t)gw->ncalls,
 	    "retries", (json_int_t)gw->nretries,
 	    "failed", (json_int_t)gw->nfailed,

@@ -67,6 +67,15 @@ struct gw	*gw_new(struct event_base *, const struct gw_options *,
 		    char **err);
 /* Cancels what is in flight (callbacks run first), closes channels. */
 void		 gw_free(struct gw *);
+/*
+ * True while the gateway is known to be unreachable: every call and stream
+ * fails at once with RPC_ERR_GATEWAY_UNAVAILABLE until a channel is READY
+ * again.  Going down and coming back are logged once each.
+ */
+bool		 gw_down(struct gw *);
+/* Runs on the loop each time the gateway comes back after being down. */
+typedef void	 gw_up_cb(void *arg);
+void		 gw_set_on_up(struct gw *, gw_up_cb *, void *arg);
 /* {"target", "tls", "channels": [{"state", "inflight", "calls"}], …}. */
 json_t		*gw_status_json(struct gw *);
 
@@ -104,6 +113,12 @@ struct gw_spec {
 	int			 nenv;
 	const char *const	*tags;
 	int			 ntags;
+	/*
+	 * Two of `tags`, named again so an unknown outcome can be looked up
+	 * by exactly those (never by a caller's tag): NULL, no look-up.
+	 */
+	const char		*request_tag;
+	const char		*instance_tag;
 	const struct gw_file	*files;
 	int			 nfiles;
 	const struct gw_secret	*secrets;	/* grouped by store on wire */
@@ -153,7 +168,11 @@ struct gw_exec_result {
 typedef void gw_exec_cb(void *arg, const struct gw_error *,
 		    const struct gw_exec_result *);
 
-/* Start is not idempotent: never retried here. */
+/*
+ * Start is not idempotent: never simply retried.  When its outcome is
+ * unknown (UNAVAILABLE or a deadline after sending), the sandbox is looked
+ * up by the spec's instance and request tags and adopted if found.
+ */
 void	gw_start(struct gw *, const struct gw_spec *, gw_sandbox_cb *, void *);
 void	gw_get(struct gw *, const char *id, gw_sandbox_cb *, void *);
 /* Stop; NOT_FOUND counts as success (already gone). */

@@ -38,6 +38,7 @@
 #include "reaper.h"
 #include "reconcile.h"
 #include "state.h"
+#include "statefile.h"
 #include "rpc.h"
 #include "rpc-server.h"
 #include "tail.h"
@@ -67,33 +68,89 @@ usage(int status)
 	exit(status);
 }
 
-/* The instance id tags our sandboxes; kept across restarts. */
+static bool
+instance_id_ok(const char *s)
+{
+	return strlen(s) == 16 && strspn(s, "0123456789abcdef") == 16;
+}
+
+static int
+write_instance_id(FILE *f, void *arg)
+{
+	return fprintf(f, "%s", (const char *)arg) < 0 ? -1 : 0;
+}
+
+/*
+ * Reads the instance id file: 1 with the id, 0 when there is none, and a
+ * torn or empty one (a crash mid-write before writes were crash-safe) is
+ * moved aside.  One that exists but cannot be read stops us.
+ */
+static int
+read_instance_id(const char *path, char *id)
+{
+	char	 buf[64], *aside;
+	FILE	*f;
+	size_t	 n;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		log_warn("%s: refusing to start", path);
+		exit(EX_NOINPUT);
+	}
+	n = fread(buf, 1, sizeof buf - 1, f);
+	if (ferror(f)) {
+		log_warn("%s: refusing to start", path);
+		exit(EX_NOINPUT);
+	}
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (instance_id_ok(buf)) {
+		memcpy(id, buf, 17);
+		return 1;
+	}
+	aside = xasprintf("%s.corrupt-%lld", path, (long long)time(NULL));
+	if (rename(path, aside) == -1)
+		fatal("%s is not an instance id and cannot be moved aside",
+		    path);
+	log_warnx("%s is not an instance id (torn or empty): moved aside to "
+	    "%s", path, aside);
+	free(aside);
+	return 0;
+}
+
+/*
+ * The instance id tags our sandboxes and must survive every restart: a
+ * new one would disown everything running.  The file, else the copy in
+ * state.json, else a new random one; written crash-safely.
+ */
 static void
 load_instance_id(struct daemon *d)
 {
 	char		*path = xasprintf("%s/instance-id", d->state_dir);
+	char		*err = NULL, line[18];
 	unsigned char	 r[8];
-	FILE		*f;
 	size_t		 i;
 
-	if ((f = fopen(path, "r")) != NULL) {
-		if (fscanf(f, "%16[0-9a-f]", d->instance_id) == 1 &&
-		    strlen(d->instance_id) == 16) {
-			fclose(f);
-			free(path);
-			return;
-		}
-		fclose(f);
+	statefile_clean_tmp(path);
+	if (read_instance_id(path, d->instance_id) == 1) {
+		free(path);
+		return;
 	}
-	if (getrandom(r, sizeof r, 0) != sizeof r)
-		fatal("getrandom");
-	for (i = 0; i < sizeof r; i++)
-		snprintf(d->instance_id + 2 * i, 3, "%02x", r[i]);
-	if ((f = fopen(path, "w")) == NULL)
-		fatal("%s", path);
-	fprintf(f, "%s\n", d->instance_id);
-	if (fclose(f) != 0)
-		fatal("%s", path);
+	if (state_instance_id(d->state_dir, d->instance_id) == 1) {
+		log_warnx("instance id %s recovered from state.json",
+		    d->instance_id);
+	} else {
+		if (getrandom(r, sizeof r, 0) != sizeof r)
+			fatal("getrandom");
+		for (i = 0; i < sizeof r; i++)
+			snprintf(d->instance_id + 2 * i, 3, "%02x", r[i]);
+		log_info("new instance id %s", d->instance_id);
+	}
+	snprintf(line, sizeof line, "%s", d->instance_id);
+	if (statefile_write_with(path, write_instance_id, line, &err) == -1)
+		fatalx("cannot write the instance id: %s", err);
 	free(path);
 }
 

@@ -9,6 +9,7 @@
 #include "params.h"
 #include "pool.h"
 #include "rpc.h"
+#include "state.h"
 
 static const char *const no_params[] = { NULL };
 
@@ -39,14 +40,14 @@ static enum rpc_ret
 status(struct rpc_req *req)
 {
 	struct daemon	*d = req->d;
-	json_t		*gw;
+	json_t		*gw, *o;
 
 	if (params_only(req, no_params) == -1)
 		return RPC_NORMAL;
 	gw = gw_status_json(d->gw);
 	json_object_set_new(gw, "address", json_string(d->cfg.gateway.address));
 	json_object_set_new(gw, "state", json_string(gateway_state(gw)));
-	rpc_reply(req, json_pack("{s:s, s:i, s:f, s:f, s:i, s:s, s:o, s:i, "
+	o = json_pack("{s:s, s:i, s:f, s:f, s:i, s:s, s:o, s:i, "
 	    "s:i, s:o, s:o, s:o}",
 	    "version", SANDBOXD_VERSION,
 	    "pid", (int)getpid(),
@@ -59,7 +60,10 @@ status(struct rpc_req *req)
 	    "clients", (int)rpc_server_nclients(d->server),
 	    "pools", d->pools ? pools_to_json(d->pools) : json_array(),
 	    "host", budget_host_json(d),
-	    "expiry_stops", lease_expiry_stops_json(d->leases)));
+	    "expiry_stops", lease_expiry_stops_json(d->leases));
+	/* How many times state.json was written: bursts coalesce. */
+	json_object_set_new(o, "state_writes", json_integer(state_writes(d)));
+	rpc_reply(req, o);
 	return RPC_NORMAL;
 }
 

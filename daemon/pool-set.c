@@ -444,7 +444,7 @@ pools_have(struct pools *ps, const char *sandbox_id)
 	return false;
 }
 
-void
+bool
 pools_forget(struct pools *ps, const char *sandbox_id)
 {
 	struct pool		*p;
@@ -457,9 +457,21 @@ pools_forget(struct pools *ps, const char *sandbox_id)
 				p->nready--;
 				member_free(m);
 				pool_refill(p);
-				return;
+				return true;
 			}
 		}
+	}
+	return false;
+}
+
+void
+pools_gateway_back(struct pools *ps)
+{
+	struct pool	*p;
+
+	TAILQ_FOREACH(p, &ps->list, entry) {
+		p->backoff_until = 0;
+		pool_refill(p);
 	}
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acquire-spec.h"
 #include "log.h"
 #include "pool-spec.h"
 #include "xmalloc.h"
@@ -131,8 +132,16 @@ int
 pool_spec_build(struct pool_spec *ps, const struct config_pool *cp,
     char **err)
 {
-	int	i;
+	const char	*tag;
+	int		 i;
 
+	if ((tag = spec_reserved_tag((const char *const *)cp->tags,
+	    cp->ntags)) != NULL) {
+		*err = xasprintf("pool %s: tag %s: tags starting with "
+		    "\"sandboxd\" are reserved for the daemon's own", cp->name,
+		    tag);
+		return -1;
+	}
 	memset(ps, 0, sizeof *ps);
 	ps->spec.image = ps->image = dup_or_null(cp->image);
 	ps->spec.cpu = ps->cpu = dup_or_null(cp->cpu);

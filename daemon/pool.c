@@ -275,8 +275,15 @@ start_failed(struct pool *p, const struct gw_error *err)
 	if (backoff > BACKOFF_MAX_MS)
 		backoff = BACKOFF_MAX_MS;
 	p->backoff_until = now_mono_ms() + backoff;
-	log_warnx("pool %s: start failed (%u in a row, next try in %llds): %s",
-	    p->name, p->failures, (long long)(backoff / 1000), err->message);
+	/* Once when starts begin to fail; the recovery is logged too. */
+	if (p->failures == 1)
+		log_warnx("pool %s: starts failing (retrying with backoff up "
+		    "to %llds): %s", p->name,
+		    (long long)(BACKOFF_MAX_MS / 1000), err->message);
+	else
+		log_debug("pool %s: start failed (%u in a row, next try in "
+		    "%llds): %s", p->name, p->failures,
+		    (long long)(backoff / 1000), err->message);
 }
 
 static void
@@ -305,6 +312,9 @@ pool_started(void *arg, const struct gw_error *err,
 	else if (pools_have(p->d->pools, sb->id))
 		;	/* reconciliation adopted it first */
 	else {
+		if (p->failures > 0)
+			log_info("pool %s: starts work again (after %u "
+			    "failure(s))", p->name, p->failures);
 		p->failures = 0;
 		p->backoff_until = 0;
 		p->cold[p->ncold++ % COLD_SAMPLES] = elapsed;
@@ -341,6 +351,8 @@ start_one(struct pool *p)
 		tags[n++] = p->ps.tags[i];
 	spec.tags = tags;
 	spec.ntags = n;
+	spec.request_tag = req;
+	spec.instance_tag = inst;
 	spec.max_lifetime_s = (int32_t)(p->lifetime_ms / 1000);
 
 	s->p = p;

@@ -93,8 +93,10 @@ int		 pool_adopt(struct pool *, const char *sandbox_id,
 		    int64_t left_ms);
 /* Is this sandbox a ready member of some pool? */
 bool		 pools_have(struct pools *, const char *sandbox_id);
-/* Forgets a ready member that is gone upstream. */
-void		 pools_forget(struct pools *, const char *sandbox_id);
+/* Forgets a ready member that is gone upstream; false: none such. */
+bool		 pools_forget(struct pools *, const char *sandbox_id);
+/* The gateway answers again: no more waiting out a start backoff. */
+void		 pools_gateway_back(struct pools *);
 /* The i-th pool (reconciliation walks them), NULL past the end. */
 struct pool	*pools_nth(struct pools *, int i);
 /* After the first reconciliation: fill every pool. */

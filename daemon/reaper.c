@@ -77,16 +77,25 @@ reap_done(void *arg, const struct gw_error *err)
 	struct timeval	 tv;
 
 	if (err == NULL) {
-		log_debug("sandbox %s stopped (%s)", p->sandbox_id, p->why);
+		if (p->attempts > 1)
+			log_info("sandbox %s stopped (%s) after %u attempts",
+			    p->sandbox_id, p->why, p->attempts);
+		else
+			log_debug("sandbox %s stopped (%s)", p->sandbox_id,
+			    p->why);
 		if (p->done != NULL)
 			p->done(p->arg, NULL);
 		reap_free(p);
 		daemon_check_idle(d);
 		return;
 	}
-	if (p->attempts == 1 || p->delay_ms >= RETRY_MAX_MS)
-		log_warnx("stopping sandbox %s (%s) failed: %s; retrying",
-		    p->sandbox_id, p->why, err->message);
+	/* The first failure only: the success says when it is over. */
+	if (p->attempts == 1)
+		log_warnx("stopping sandbox %s (%s) failed: %s; retrying "
+		    "until it succeeds", p->sandbox_id, p->why, err->message);
+	else
+		log_debug("stopping sandbox %s failed again: %s",
+		    p->sandbox_id, err->message);
 	if (d->stopping && p->attempts >= 3) {
 		/* Shutting down: the state is lost with us; say so. */
 		if (p->done != NULL)

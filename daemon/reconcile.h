@@ -16,7 +16,12 @@ struct daemon;
 
 void	reconcile_start(struct daemon *);
 void	reconcile_free(struct daemon *);
-/* True once the first pass is over (pools refill only then). */
+/* True once a pass has succeeded (pools refill only then). */
 bool	reconcile_done(struct daemon *);
+/*
+ * Does anything here hold this sandbox: a lease, a ready pool member, or
+ * a start in flight that has its id?  Nothing held is adopted or stopped.
+ */
+bool	reconcile_held(struct daemon *, const char *sandbox_id);
 
 #endif

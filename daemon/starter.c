@@ -1,4 +1,6 @@
 /* Start a sandbox and wait until it runs; see starter.h. */
+#include <sys/queue.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +8,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "reaper.h"
+#include "reconcile.h"
 #include "starter.h"
 #include "xmalloc.h"
 
@@ -29,6 +32,7 @@ struct starter {
 	int64_t		 deadline;
 	int64_t		 delay_ms;
 	struct event	*timer;
+	TAILQ_ENTRY(starter) entry;
 };
 
 /*
@@ -36,10 +40,13 @@ struct starter {
  * come of them, and shutdown must wait to stop it.
  */
 static unsigned	orphans;
+/* Every start not yet handed over, so reconciliation knows their ids. */
+static TAILQ_HEAD(, starter) starters = TAILQ_HEAD_INITIALIZER(starters);
 
 static void
 starter_free(struct starter *s)
 {
+	TAILQ_REMOVE(&starters, s, entry);
 	event_free(s->timer);
 	free(s->sandbox_id);
 	free(s);
@@ -137,8 +144,23 @@ started(void *arg, const struct gw_error *err, const struct gw_sandbox *sb)
 {
 	struct starter	*s = arg;
 	struct daemon	*d;
+	struct gw_error	 taken;
+	char		 msg[256];
 
 	s->in_call = false;
+	/*
+	 * Start recovery found a sandbox by tags someone else holds: never
+	 * two owners, and not ours to stop either.
+	 */
+	if (sb != NULL && err == NULL && reconcile_held(s->d, sb->id)) {
+		snprintf(msg, sizeof msg, "the gateway answered Start with "
+		    "sandbox %s, which is already held here", sb->id);
+		log_warnx("%s", msg);
+		taken = (struct gw_error){ 0, RPC_ERR_GATEWAY_ERROR, msg };
+		err = &taken;
+		sb = NULL;
+	}
+	/* Held from now on: reconciliation must not take it for a stray. */
 	if (sb != NULL && err == NULL)
 		s->sandbox_id = xstrdup(sb->id);
 	if (s->done) {
@@ -178,6 +200,7 @@ starter_start(struct daemon *d, const struct gw_spec *spec, int64_t wait_ms,
 	s->delay_ms = d->cfg.gateway.start_poll;
 	s->timer = evtimer_new(d->base, poll_cb, s);
 	s->in_call = true;
+	TAILQ_INSERT_TAIL(&starters, s, entry);
 	d->starts++;		/* reconciliation must not race this one */
 	gw_start(d->gw, spec, started, s);
 	return s;
@@ -203,4 +226,17 @@ int64_t
 starter_elapsed_ms(const struct starter *s)
 {
 	return s->t0;
+}
+
+bool
+starter_holds(const char *sandbox_id)
+{
+	struct starter	*s;
+
+	TAILQ_FOREACH(s, &starters, entry) {
+		if (s->sandbox_id != NULL &&
+		    strcmp(s->sandbox_id, sandbox_id) == 0)
+			return true;
+	}
+	return false;
 }

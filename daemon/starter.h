@@ -6,6 +6,7 @@
 #ifndef SBX_STARTER_H
 #define SBX_STARTER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gw.h"
@@ -29,6 +30,11 @@ void		 starter_cancel(struct starter *, const char *why);
 int64_t		 starter_next_delay_ms(int64_t delay_ms);
 /* Cancelled starts whose Start is still in flight (shutdown waits). */
 unsigned	 starter_orphans(void);
+/*
+ * Is this sandbox one a start in flight got from Start and has not
+ * handed over yet (to its lease or pool, or to the reaper)?
+ */
+bool		 starter_holds(const char *sandbox_id);
 /* Milliseconds from Start to RUNNING of the last success (for pools). */
 int64_t		 starter_elapsed_ms(const struct starter *);
 

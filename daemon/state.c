@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include "budget.h"
 #include "daemon.h"
@@ -20,6 +21,7 @@ struct state {
 	struct event	*timer;
 	bool		 dirty;
 	bool		 loading;
+	bool		 failing;	/* the last write failed (logged) */
 	unsigned	 writes;
 };
 
@@ -141,10 +143,17 @@ state_save(struct daemon *d)
 
 	evtimer_del(s->timer);
 	if (statefile_write_with(s->path, state_write, d, &err) == -1) {
-		log_warnx("state not saved (will retry): %s", err);
+		/* Once per failing spell: it is retried every 100 ms. */
+		if (!s->failing)
+			log_warnx("state not saved (retrying until it works): "
+			    "%s", err);
+		s->failing = true;
 		free(err);
 		state_dirty(d);
 	} else {
+		if (s->failing)
+			log_info("state saved again to %s", s->path);
+		s->failing = false;
 		s->dirty = false;
 		s->writes++;
 		if (d->budget != NULL)
@@ -219,8 +228,16 @@ state_load(struct daemon *d)
 	char		*err = NULL;
 	size_t		 i;
 	json_int_t	 version;
+	bool		 unreadable;
 
-	if ((o = statefile_read(s->path, &err)) == NULL) {
+	statefile_clean_tmp(s->path);
+	if ((o = statefile_load(s->path, &err, &unreadable)) == NULL) {
+		if (unreadable) {
+			/* Writing over it would lose every lease it holds. */
+			log_warnx("state: %s; refusing to start: fix or move "
+			    "the file, then start again", err);
+			exit(EX_NOINPUT);
+		}
 		if (err != NULL) {
 			log_warnx("state: %s", err);
 			free(err);
@@ -228,10 +245,14 @@ state_load(struct daemon *d)
 		return;
 	}
 	version = json_integer_value(json_object_get(o, "version"));
-	if (version > STATE_VERSION)
+	if (version > STATE_VERSION) {
+		/* Ours would drop what it does not know, for good. */
 		log_warnx("state: %s is version %lld, newer than this daemon "
-		    "(%d): reading what it knows", s->path, (long long)version,
-		    STATE_VERSION);
+		    "reads (%d); refusing to start: run the newer sandboxd, "
+		    "or move the file away (its leases are then lost)",
+		    s->path, (long long)version, STATE_VERSION);
+		exit(EX_DATAERR);
+	}
 	s->loading = true;
 	if (d->budget != NULL && json_is_object(json_object_get(o,
 	    "accounting")))
@@ -245,10 +266,51 @@ state_load(struct daemon *d)
 		    NULL || json_is_true(json_object_get(o,
 		    "pool_members_kept")));
 	s->loading = false;
-	log_info("state: %u lease(s) restored from %s", lease_count(d->leases),
-	    s->path);
+	log_info("state: %u lease(s) restored from %s (version %lld)",
+	    lease_count(d->leases), s->path, (long long)version);
 	json_decref(o);
 	state_dirty(d);
+}
+
+int
+state_instance_id(const char *state_dir, char *id)
+{
+	char		*path = xasprintf("%s/state.json", state_dir), *err;
+	json_t		*o;
+	const char	*v;
+	bool		 unreadable;
+	int		 rc = 0;
+
+	/*
+	 * A file that does not parse is moved aside here, as state_load
+	 * would; one that cannot be read at all stops us before a new id
+	 * is made up for sandboxes it may still know.
+	 */
+	o = statefile_load(path, &err, &unreadable);
+	if (unreadable) {
+		log_warnx("state: %s; refusing to start: fix or move the file, "
+		    "then start again", err);
+		exit(EX_NOINPUT);
+	}
+	if (err != NULL) {
+		log_warnx("state: %s", err);
+		free(err);
+	}
+	v = json_string_value(json_object_get(o, "instance_id"));
+	if (v != NULL && strlen(v) == 16 &&
+	    strspn(v, "0123456789abcdef") == 16) {
+		memcpy(id, v, 17);
+		rc = 1;
+	}
+	json_decref(o);
+	free(path);
+	return rc;
+}
+
+unsigned
+state_writes(struct daemon *d)
+{
+	return d->state != NULL ? d->state->writes : 0;
 }
 
 void

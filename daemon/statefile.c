@@ -1,12 +1,14 @@
 /* Crash-safe JSON state files; see statefile.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "statefile.h"
 #include "xmalloc.h"
@@ -75,24 +77,76 @@ statefile_write(const char *path, const json_t *o, char **err)
 	return statefile_write_with(path, write_json, (void *)o, err);
 }
 
+/* The whole file; NULL with *err when it exists but cannot be read. */
+static char *
+read_all(const char *path, size_t *len, bool *missing, char **err)
+{
+	struct stat	 st;
+	char		*buf = NULL;
+	size_t		 cap = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	*missing = false;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			*missing = true;
+		else
+			*err = xasprintf("cannot read %s: %s", path,
+			    strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		*err = xasprintf("cannot read %s: %s", path, S_ISDIR(st.st_mode) ?
+		    "it is a directory" : "not a regular file");
+		close(fd);
+		return NULL;
+	}
+	for (;;) {
+		if (cap - *len < 4096) {
+			cap = cap ? cap * 2 : (size_t)st.st_size + 4096;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		if ((n = read(fd, buf + *len, cap - *len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			*err = xasprintf("cannot read %s: %s", path,
+			    strerror(errno));
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		*len += (size_t)n;
+	}
+	close(fd);
+	return buf;
+}
+
 json_t *
-statefile_read(const char *path, char **err)
+statefile_load(const char *path, char **err, bool *unreadable)
 {
 	json_error_t	 je;
 	json_t		*o;
-	char		*aside;
+	char		*aside, *text;
+	size_t		 len;
+	bool		 missing;
 
 	*err = NULL;
-	if (access(path, F_OK) == -1 && errno == ENOENT)
-		return NULL;
-	o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (o != NULL && json_is_object(o))
-		return o;
-	json_decref(o);
-	if (access(path, R_OK) == -1) {
-		*err = xasprintf("cannot read %s: %s", path, strerror(errno));
+	*unreadable = false;
+	if ((text = read_all(path, &len, &missing, err)) == NULL) {
+		*unreadable = !missing;
 		return NULL;
 	}
+	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	free(text);
+	if (o != NULL && json_is_object(o))
+		return o;
+	if (o != NULL)
+		snprintf(je.text, sizeof je.text, "not a JSON object");
+	json_decref(o);
 	aside = xasprintf("%s.corrupt-%lld", path, (long long)time(NULL));
 	if (rename(path, aside) == -1)
 		*err = xasprintf("%s is unreadable (%s, line %d) and could not "
@@ -103,4 +157,31 @@ statefile_read(const char *path, char **err)
 		    "to %s", path, je.text, je.line, aside);
 	free(aside);
 	return NULL;
+}
+
+json_t *
+statefile_read(const char *path, char **err)
+{
+	bool	 unreadable;
+
+	return statefile_load(path, err, &unreadable);
+}
+
+void
+statefile_clean_tmp(const char *path)
+{
+	char	*pattern = xasprintf("%s.tmp.*", path);
+	char	*mine = xasprintf("%s.tmp.%d", path, (int)getpid());
+	glob_t	 g;
+	size_t	 i;
+
+	if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+		for (i = 0; i < g.gl_pathc; i++) {
+			if (strcmp(g.gl_pathv[i], mine) != 0)
+				unlink(g.gl_pathv[i]);
+		}
+	}
+	globfree(&g);
+	free(pattern);
+	free(mine);
 }

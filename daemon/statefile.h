@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* 0, or -1 with *err (heap). */
@@ -27,5 +28,16 @@ int	 statefile_write_with(const char *path, statefile_writer *fn,
  * does not parse is moved aside (PATH.corrupt-UNIXTIME) and *err says so.
  */
 json_t	*statefile_read(const char *path, char **err);
+/*
+ * The same, and *unreadable tells a file that exists but cannot be read
+ * at all (permissions, a directory, an I/O error) — left where it is,
+ * since writing over it would lose what it holds.
+ */
+json_t	*statefile_load(const char *path, char **err, bool *unreadable);
+/*
+ * Removes PATH.tmp.PID files a crash left behind mid-write (not this
+ * process's own).
+ */
+void	 statefile_clean_tmp(const char *path);
 
 #endif

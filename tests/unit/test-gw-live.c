@@ -1069,7 +1069,10 @@ test_least_loaded_and_free(void **state)
 	}
 }
 
-/* A target where nothing listens: unavailable, after the retries. */
+/*
+ * A target where nothing listens: the first failure marks the gateway
+ * down, and from then on calls fail at once instead of going out.
+ */
 static void
 test_unavailable(void **state)
 {
@@ -1078,7 +1081,9 @@ test_unavailable(void **state)
 	struct gw		*gw;
 	struct res		 r = { 0 };
 	json_t			*st;
+	json_int_t		 calls;
 	char			*err = NULL;
+	int64_t			 t0;
 
 	gw = gw_new(base, &o, &err);
 	assert_non_null(gw);
@@ -1086,10 +1091,30 @@ test_unavailable(void **state)
 	run_until(&r.n, 1);
 	assert_int_equal(r.err.rpc, RPC_ERR_GATEWAY_UNAVAILABLE);
 	assert_non_null(strstr(r.err.message,
-	    "gateway unavailable (unix:/tmp/sbx-nothing-here.sock)"));
+	    "unix:/tmp/sbx-nothing-here.sock is unreachable"));
+	assert_true(gw_down(gw));
 	st = gw_status_json(gw);
-	assert_int_equal(json_integer_value(json_object_get(st, "retries")),
-	    GW_RETRY_ATTEMPTS - 1);
+	assert_true(json_is_true(json_object_get(st, "down")));
+	assert_int_equal(json_integer_value(json_object_get(st, "retries")), 1);
+	calls = json_integer_value(json_object_get(json_array_get(
+	    json_object_get(st, "channels"), 0), "calls")) +
+	    json_integer_value(json_object_get(json_array_get(
+	    json_object_get(st, "channels"), 1), "calls"));
+	json_decref(st);
+	res_clear(&r);
+
+	/* Down: the next call never reaches gRPC, and answers at once. */
+	t0 = gw_now_ms();
+	gw_get(gw, "sb-2", on_sandbox, &r);
+	run_until(&r.n, 1);
+	assert_true(gw_now_ms() - t0 < 1000);
+	assert_int_equal(r.err.rpc, RPC_ERR_GATEWAY_UNAVAILABLE);
+	assert_non_null(strstr(r.err.message, "Get not sent"));
+	st = gw_status_json(gw);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(
+	    json_object_get(st, "channels"), 0), "calls")) +
+	    json_integer_value(json_object_get(json_array_get(
+	    json_object_get(st, "channels"), 1), "calls")), calls);
 	json_decref(st);
 	gw_free(gw);
 	res_clear(&r);

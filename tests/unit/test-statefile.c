@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "daemon/statefile.h"
@@ -148,6 +149,55 @@ test_corrupt_file_moved_aside(void **state)
 	assert_int_equal(entries(d->path), 1);
 }
 
+/* One that exists but cannot be read is left alone and flagged. */
+static void
+test_unreadable_file_left_alone(void **state)
+{
+	struct dir	*d = *state;
+	char		*err = NULL;
+	bool		 unreadable = false;
+
+	assert_int_equal(mkdir(d->file, 0700), 0);	/* read(2): EISDIR */
+	assert_null(statefile_load(d->file, &err, &unreadable));
+	assert_true(unreadable);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "directory"));
+	free(err);
+	assert_int_equal(access(d->file, F_OK), 0);
+	assert_int_equal(entries(d->path), 1);
+}
+
+/* No file: nothing read, nothing to report, not unreadable. */
+static void
+test_missing_file(void **state)
+{
+	struct dir	*d = *state;
+	char		*err = NULL;
+	bool		 unreadable = true;
+
+	assert_null(statefile_load(d->file, &err, &unreadable));
+	assert_false(unreadable);
+	assert_null(err);
+}
+
+/* Temporaries a crash left are removed; the file itself stays. */
+static void
+test_stale_temporaries_removed(void **state)
+{
+	struct dir	*d = *state;
+	char		 tmp[128];
+	FILE		*f;
+
+	snprintf(tmp, sizeof tmp, "%s.tmp.999999", d->file);
+	assert_non_null(f = fopen(tmp, "w"));
+	fclose(f);
+	assert_non_null(f = fopen(d->file, "w"));
+	fclose(f);
+	statefile_clean_tmp(d->file);
+	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(access(d->file, F_OK), 0);
+}
+
 int
 main(void)
 {
@@ -158,6 +208,12 @@ main(void)
 		    test_failed_writer_keeps_old_file, setup, teardown),
 		cmocka_unit_test(test_unwritable_directory),
 		cmocka_unit_test_setup_teardown(test_corrupt_file_moved_aside,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_file_left_alone,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stale_temporaries_removed,
 		    setup, teardown),
 	};
 
