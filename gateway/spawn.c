@@ -8,7 +8,11 @@
  * namespace and is still our child (we reap it and get its exit status);
  * ipc, uts, net and mount namespaces with setns() in the child, followed by
  * a chroot to the sandbox's root.  The child is single-threaded, so
- * entering the mount namespace is allowed there.  Needs root.
+ * entering the mount namespace is allowed there.  Needs root; and since
+ * root is what we are, the child then drops every capability (bounding,
+ * effective, permitted, inheritable, ambient) and sets no_new_privs, as
+ * bwrap --cap-drop ALL does for the main command: otherwise an Exec could
+ * remount the host's read-only binds and write on the host.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,8 +24,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 
 #include "gw.h"
 #include "log.h"
@@ -87,6 +94,33 @@ child_fail(int errfd, int stage)
 	_exit(127);
 }
 
+/*
+ * Leaves the child with no capability at all, for good: the bounding set
+ * first (that needs CAP_SETPCAP, which goes last), so that exec cannot
+ * give root its capabilities back.  Raw syscalls: async-signal-safe.
+ */
+static int
+drop_caps(void)
+{
+	struct __user_cap_header_struct	 h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct	 d[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+	int				 cap;
+
+	/* EINVAL past the last capability this kernel knows. */
+	for (cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1) {
+			if (errno == EINVAL)
+				break;
+			return -1;
+		}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		return -1;
+	if (syscall(SYS_capset, &h, d) == -1)
+		return -1;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
 /* In the forked child: only async-signal-safe calls until exec. */
 static noreturn void
 child_exec(const struct spawn_req *r, struct nsfds *ns, int errfd)
@@ -117,12 +151,16 @@ child_exec(const struct spawn_req *r, struct nsfds *ns, int errfd)
 		child_fail(errfd, 5);
 	if (r->cwd != NULL && chdir(r->cwd) == -1)
 		child_fail(errfd, 6);
+	if (ns != NULL && drop_caps() == -1)
+		child_fail(errfd, 7);
 	execvpe(r->argv[0], r->argv, r->envp);
-	child_fail(errfd, 7);
+	child_fail(errfd, 8);
 }
 
 static const char *stage_msg[] = { "", "setsid", "setns", "chroot", "dup2",
-    "controlling tty", "chdir to the working directory", "exec" };
+    "controlling tty", "chdir to the working directory",
+    "drop capabilities", "exec" };
+#define NSTAGES	(sizeof stage_msg / sizeof stage_msg[0])
 
 /* Forks, in the sandbox's pid namespace when there is one. */
 static pid_t
@@ -189,7 +227,7 @@ spawn_process(const struct spawn_req *r, const char **err)
 		return pid;
 	waitpid(pid, NULL, 0);
 	snprintf(msg, sizeof msg, "%s: %s: %s", r->argv[0],
-	    stage_msg[res[0] < 8 && res[0] > 0 ? res[0] : 0], strerror(res[1]));
+	    stage_msg[res[0] < (int)NSTAGES && res[0] > 0 ? res[0] : 0], strerror(res[1]));
 	*err = msg;
 	return -1;
 }

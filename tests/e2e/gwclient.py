@@ -107,6 +107,24 @@ class Client:
         return self.call("Exec", sandbox_id=sid, command=list(argv),
                          **kw).result
 
+    def log(self, sid, timeout=30):
+        """The sandbox's whole log so far, read with StreamLogs."""
+        st = self.st
+        # Held open until the end: a half-close would end the stream early.
+        feed = Feeder(st.LogStreamRequest(init=st.LogStreamInit(
+            sandbox_id=sid)))
+        data = b""
+        try:
+            for r in self.stream("StreamLogs", feed, timeout=timeout):
+                kind = r.WhichOneof("response")
+                if kind != "data":
+                    assert kind == "complete", r
+                    break
+                data += r.data.data
+        finally:
+            feed.close()
+        return data
+
 
 class Feeder:
     """A request iterator a test can push to while the stream runs."""

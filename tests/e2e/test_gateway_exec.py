@@ -1,11 +1,14 @@
 """sandbox-gateway-local: Exec (buffered) inside the sandbox."""
 import concurrent.futures
+import os
 import time
+import uuid
 
 import grpc
 import pytest
 
-from gwclient import gateway, gateway_factory, gw, gwdir, have_bwrap  # noqa
+from gwclient import (gateway, gateway_factory, gw, gwdir,  # noqa: F401
+                      have_bwrap, wait_for)
 
 
 def test_exec_output_and_exit_code(gw):
@@ -28,6 +31,53 @@ def test_exec_runs_inside_the_sandbox(gw):
     assert "sleep" in lines and "hi" in lines and "ro" in lines
     # Its own pid namespace: only the sandbox's processes are visible.
     assert len([x for x in lines if x]) < 12
+
+
+def caps(status_text):
+    """The capability and no_new_privs lines of a /proc/PID/status."""
+    return {k: v.strip() for k, v in (line.split(":", 1) for line in
+            status_text.splitlines() if line.startswith(("Cap", "NoNew")))}
+
+
+# Tries to make the host writable from inside, then to write on it.
+ESCAPE = ("grep -E '^(Cap|NoNewPrivs)' /proc/self/status; "
+          "mount -o remount,rw,bind /var 2>&1 && echo REMOUNTED; "
+          "unshare -Um mount -o remount,rw,bind /var 2>&1 && echo REMOUNTED; "
+          "echo pwned > {path} 2>/dev/null && echo WROTE; true")
+
+
+@pytest.mark.skipif(not have_bwrap(), reason="needs root and bwrap")
+def test_sandbox_commands_have_no_capabilities(gw):
+    # bwrap runs as root: without dropping capabilities a command could
+    # remount the host's read-only binds and write on the host.
+    main_path = f"/var/tmp/sbx-escape-{uuid.uuid4().hex}"
+    exec_path = f"/var/tmp/sbx-escape-{uuid.uuid4().hex}"
+    try:
+        sid = gw.start_running(command="sh", args=[
+            "-c", ESCAPE.format(path=main_path) + "; echo END; sleep 600"])
+        r = gw.exec(sid, "sh", "-c", ESCAPE.format(path=exec_path))
+        out = r.stdout.decode()
+        c = caps(out)
+        assert c["CapEff"] == c["CapPrm"] == c["CapInh"] == \
+            c["CapAmb"] == c["CapBnd"] == "0000000000000000", c
+        assert c["NoNewPrivs"] == "1"
+        assert "REMOUNTED" not in out and "WROTE" not in out, out
+        log = wait_for(lambda: (lambda t: t if "END" in t else None)(
+            gw.log(sid).decode()), what="main command's output")
+        c = caps(log)
+        # The main command: none effective or permitted, and no way back
+        # (no_new_privs; bwrap leaves the bounding set, which then cannot
+        # give anything).
+        assert c["CapEff"] == c["CapPrm"] == c["CapInh"] == \
+            c["CapAmb"] == "0000000000000000", c
+        assert c["NoNewPrivs"] == "1"
+        assert "REMOUNTED" not in log and "WROTE" not in log, log
+        assert not os.path.exists(main_path)
+        assert not os.path.exists(exec_path)
+    finally:
+        for p in (main_path, exec_path):
+            if os.path.exists(p):
+                os.unlink(p)
 
 
 def test_exec_not_found_and_bad_requests(gw):
