@@ -191,9 +191,9 @@ info_read(struct bufferevent *bev, void *arg)
 		info_done(arg);
 }
 
-/* Starts the main command; -1 and *err when it could not start. */
+/* Starts the main command, cb told when it exits; -1 and *err if not. */
 int
-launch_main(struct sandbox *sb, char **err)
+launch_main(struct sandbox *sb, child_cb cb, char **err)
 {
 	struct spawn_req r = { .envp = sb->env, .info_fd = -1 };
 	const char	*e;
@@ -215,7 +215,7 @@ launch_main(struct sandbox *sb, char **err)
 	}
 	r.fd_in = null;
 	r.fd_out = r.fd_err = out[1];
-	sb->pid = spawn_process(&r, &e);
+	sb->pid = tree_spawn(sb, &r, cb, sb, &e);
 	close(null);
 	close(out[1]);
 	if (info[1] != -1)

@@ -333,7 +333,8 @@ teardown(struct options *o)
 
 	TAILQ_FOREACH(sb, &gw.sandboxes, entry)
 		if (sb->pid > 0 && !sb->reaped)
-			killgrp(sb->pid, SIGKILL);
+			tree_signal(sb, SIGKILL);
+	tree_free_all();
 	server_shutdown();
 	server_free();
 	cq_bridge_free(gw.bridge);
@@ -378,8 +379,9 @@ main(int argc, char **argv)
 	}
 	gw.root = make_root(o.root);
 	random_hex(gw.run_id, 16);
+	tree_init(gw.run_id);
 	choose_isolation();
-	spawn_kill_previous(gw.root, gw.run_id);
+	tree_kill_previous(gw.root, gw.run_id);
 	remove_old_sandboxes(gw.root);
 
 	if ((gw.base = event_base_new()) == NULL)
@@ -387,6 +389,7 @@ main(int argc, char **argv)
 	grpc_init();
 	gw.bridge = cq_bridge_new(gw.base);
 	child_init(gw.base);
+	tree_start(gw.base);
 	stats_init(gw.base, o.statsfile);
 	add_signals();
 	if (server_init(gw.base, o.listen, o.nlisten, o.cert, o.key) == -1) {
