@@ -410,7 +410,8 @@ sandbox_pause(struct sandbox *sb, bool pause, char **err)
 		    sandbox_status_name(sb->status), sandbox_status_name(want));
 		return -1;
 	}
-	killgrp(sb->pid, pause ? SIGSTOP : SIGCONT);
+	/* Every process: one that left its group would run on. */
+	tree_signal(sb, pause ? SIGSTOP : SIGCONT);
 	proc_signal_all(sb, pause ? SIGSTOP : SIGCONT);
 	set_status(sb, pause ? ST(PAUSED) : ST(RUNNING), NULL);
 	return 0;

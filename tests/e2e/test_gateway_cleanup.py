@@ -1,5 +1,6 @@
 """sandbox-gateway-local: no process of a sandbox outlives it, however it
-tried to leave (setsid, env -i, double fork), in each isolation mode.
+tried to leave (setsid, env -i, double fork), in each isolation mode; Pause
+stops them all.
 
 Leftovers are found by a unique argument of theirs in /proc/PID/cmdline,
 which none of those escapes changes (the gateway's own marker variable is
@@ -104,3 +105,21 @@ def test_sigkill_then_restart_kills_the_escaped(gwdir, iso):
             assert "killed the leftover processes" in g2.proc.output()
     finally:
         assert g2.stop() == 0
+
+
+@pytest.mark.parametrize("iso", isolation_modes())
+def test_pause_stops_every_process(gateway_factory, iso):
+    g = gateway_factory("--isolation", iso)
+    box = Escapes(g.client)
+
+    def states():
+        return {proc_state(p) for pids in box.pids() for p in pids}
+
+    assert g.client.call("Pause", sandbox_id=box.sid).success
+    sbxtest.wait_for(lambda: states() == {"T"}, timeout=10,
+                     what="every process stopped")
+    assert g.client.call("Resume", sandbox_id=box.sid).success
+    sbxtest.wait_for(lambda: "T" not in states(), timeout=10,
+                     what="every process running again")
+    assert g.client.call("Stop", sandbox_id=box.sid).success
+    assert box.left() == {}
