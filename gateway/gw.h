@@ -264,8 +264,8 @@ struct sandbox {
 	size_t			 ntags;
 	char			**argv;
 	char			**env;		/* KEY=VALUE, NULL-terminated */
-	char			*image, *ingress, *egress, *entity, *project;
-	char			*cpu, *memory;
+	char			*ingress, *egress, *entity, *project;
+	struct json_t		*record;	/* sandbox-record.c */
 	bool			 no_net;
 	int64_t			 lifetime_ms;
 	pid_t			 pid;		/* bwrap or the command */
@@ -324,6 +324,12 @@ void		 sandbox_out_eof(struct sandbox *);
 void		 sandbox_trees_gone(struct sandbox *);
 void		 sandbox_arm(struct sandbox *);
 int		 launch_main(struct sandbox *, child_cb, char **err);
+
+/* --- sandbox-record.c: what Start asked for, recorded and reported ------- */
+
+struct json_t	*record_new(struct sandbox *, PB(StartSandboxRequest) *);
+void		 record_log(struct sandbox *);
+void		 record_free(struct sandbox *);
 
 /* --- fsops.c: files inside a sandbox's writable area ------------------- */
 

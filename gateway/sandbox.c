@@ -116,13 +116,11 @@ sandbox_unref(struct sandbox *sb)
 	strv_free(sb->tags);
 	strv_free(sb->argv);
 	strv_free(sb->env);
-	free(sb->image);
+	record_free(sb);
 	free(sb->ingress);
 	free(sb->egress);
 	free(sb->entity);
 	free(sb->project);
-	free(sb->cpu);
-	free(sb->memory);
 	free(sb);
 }
 

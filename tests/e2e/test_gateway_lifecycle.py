@@ -61,6 +61,49 @@ def test_start_delay_creating_then_running(gateway_factory):
     c.wait_status(r.sandbox_id, c.gw.SANDBOX_STATUS_RUNNING)
 
 
+def test_image_resources_and_network_are_recorded_and_reported(gateway):
+    # v1beta2's Get and List have no field for the image or the resources:
+    # they are reported in the stats file and on the Start log line.
+    c = gateway.client
+    gw = c.gw
+    sid = c.start_running(
+        command="sleep", args=["60"], tags=["rec"],
+        container_image="python:3.11-slim",
+        resources=gw.ResourceRequest(cpu="250m", memory="512Mi"),
+        resource_limits=gw.ResourceRequest(
+            cpu="2", memory="4Gi",
+            gpu=gw.GpuRequest(gpu_count=1, gpu_type="A100")),
+        network=gw.NetworkOptions(ingress_mode="public",
+                                  egress_mode="none"))
+    plain = c.start_running()
+    r = gateway.stats()["sandbox_records"]
+    assert r[sid] == {
+        "status": "RUNNING",
+        "container_image": "python:3.11-slim",
+        "resources": {"cpu": "250m", "memory": "512Mi"},
+        "resource_requests": None,
+        "resource_limits": {"cpu": "2", "memory": "4Gi",
+                            "gpu": {"count": 1, "type": "A100"}},
+        "ingress_mode": "public", "egress_mode": "none",
+        "applied_ingress_mode": "public", "applied_egress_mode": "none",
+        "tags": ["rec"], "entity": "", "project": ""}
+    assert r[plain]["container_image"] == "" and \
+        r[plain]["resource_limits"] is None and \
+        r[plain]["applied_egress_mode"] == "internet"
+    log = gateway.proc.output()
+    assert (f'sandbox {sid} created: image "python:3.11-slim" (not pulled), '
+            "resources cpu=250m memory=512Mi, limits cpu=2 memory=4Gi "
+            "gpu=1xA100 (not enforced), egress none") in log
+    info = c.call("Get", sandbox_id=sid)
+    assert info.applied_egress_mode == "none"
+    assert info.applied_ingress_mode == "public"
+    c.call("Stop", sandbox_id=sid)
+    r = gateway.stats()["sandbox_records"]
+    assert r[sid]["status"] == "COMPLETED"
+    c.call("Delete", sandbox_id=sid)
+    assert sid not in gateway.stats()["sandbox_records"]
+
+
 def test_job_exit_zero_completes_and_nonzero_fails(gw):
     ok = gw.start(command="sh", args=["-c", "echo done"])
     bad = gw.start(command="sh", args=["-c", "exit 3"])
