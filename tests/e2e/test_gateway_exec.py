@@ -115,15 +115,22 @@ def test_exec_truncation_and_discard(gw):
 
 
 def test_64_concurrent_execs_finish(gw):
+    # 64 commands of 2 s each: served one after another they would take
+    # 128 s; a quarter of that (no tight bound) proves they ran together.
+    n, secs = 64, 2
     sid = gw.start_running()
 
     def one(i):
-        return gw.exec(sid, "sh", "-c", f"sleep 0.3; echo {i}")
+        return gw.exec(sid, "sh", "-c", f"sleep {secs}; echo {i}",
+                       timeout=n * secs)
 
-    with concurrent.futures.ThreadPoolExecutor(64) as ex:
-        results = list(ex.map(one, range(64)))
+    t = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(n) as ex:
+        results = list(ex.map(one, range(n)))
+    took = time.monotonic() - t
     assert [r.stdout for r in results] == [f"{i}\n".encode()
-                                          for i in range(64)]
+                                          for i in range(n)]
+    assert took < n * secs / 4, f"{n} execs took {took:.1f} s"
 
 
 def test_slow_exec_does_not_block_other_calls(gw):
