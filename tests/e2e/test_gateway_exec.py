@@ -167,3 +167,47 @@ def test_exec_answers_when_an_escaped_child_holds_its_output(gw):
     r = gw.exec(sid, "setsid", "-w", "sh", "-c",
                 "echo before; sleep 600 & exit 3", timeout=20)
     assert (r.stdout, r.exit_code) == (b"before\n", 3)
+
+
+NAMESPACES = ("ipc", "uts", "pid", "mnt", "net")
+SHOW_NS = "; ".join(f"readlink /proc/self/ns/{n}" for n in NAMESPACES)
+
+
+def namespaces(text):
+    return dict(zip(NAMESPACES, text.split()))
+
+
+def interfaces(text):
+    """Interface names from /proc/net/dev, printed after a '--' line."""
+    dev = text.split("--\n", 1)[1]
+    return sorted(line.split(":")[0].strip()
+                  for line in dev.splitlines()[2:] if ":" in line)
+
+
+@pytest.mark.skipif(not have_bwrap(), reason="needs root and bwrap")
+@pytest.mark.parametrize("egress", ["", "none"])
+def test_sandbox_namespaces(gw, egress):
+    # Own ipc, uts, pid and mount namespaces for the main command and every
+    # Exec; the host's network unless egress is none (then only lo).
+    host = {n: os.readlink(f"/proc/self/ns/{n}") for n in NAMESPACES}
+    with open("/proc/net/dev") as f:
+        host_ifs = interfaces("--\n" + f.read())
+    sid = gw.start_running(
+        command="sh", args=["-c", SHOW_NS + "; echo --; cat /proc/net/dev;"
+                            " echo END; sleep 600"],
+        network=gw.gw.NetworkOptions(egress_mode=egress))
+    log = wait_for(lambda: (lambda t: t if "END" in t else None)(
+        gw.log(sid).decode()), what="main command's output")
+    main_ns = namespaces(log)
+    r = gw.exec(sid, "sh", "-c", SHOW_NS + "; echo --; cat /proc/net/dev")
+    out = r.stdout.decode()
+    assert namespaces(out) == main_ns
+    for n in ("ipc", "uts", "pid", "mnt"):
+        assert main_ns[n] != host[n], n
+    if egress == "none":
+        assert main_ns["net"] != host["net"]
+        assert interfaces(out) == interfaces(log) == ["lo"]
+        assert gw.call("Get", sandbox_id=sid).applied_egress_mode == "none"
+    else:
+        assert main_ns["net"] == host["net"]
+        assert interfaces(out) == host_ifs
