@@ -342,8 +342,8 @@ sandbox_stop(struct sandbox *sb, int64_t grace_ms, const char *reason,
 		sandbox_finish(sb);
 		return;
 	}
-	if (sb->reaped) {
-		sandbox_finish(sb);
+	if (sb->reaped) {		/* its trees are being killed */
+		sandbox_try_finish(sb);
 		return;
 	}
 	set_status(sb, ST(TERMINATING), NULL);

@@ -44,6 +44,7 @@
 #define RUN_VAR		"SBX_GATEWAY_RUN="
 #define KEEPER_PREFIX	"sbxk-"
 #define SWEEP_MS	20
+#define SWEEP_MAX_MS	1000	/* a tree that will not die: look less often */
 #define MAX_PASSES	8
 #define PREVIOUS_TRIES	100	/* × 20 ms */
 
@@ -63,6 +64,7 @@ static LIST_HEAD(, keeper) keepers = LIST_HEAD_INITIALIZER(keepers);
 static char		 keeper_name[16];
 static struct event	*sweep_ev;
 static bool		 orphans;	/* a keeper died: look for its tree */
+static int		 sweeps;	/* since the last tree_kill */
 
 static void	sweep(evutil_socket_t, short, void *);
 
@@ -176,6 +178,9 @@ tree_spawn(struct sandbox *sb, const struct spawn_req *r, child_cb cb,
 	sb->nkeepers++;
 	LIST_INSERT_HEAD(&keepers, k, entry);
 	child_watch(kpid, keeper_exited, k);
+	/* Its sandbox is already being killed: so is this. */
+	if (sb->reaped)
+		tree_kill(sb);
 	return pid;
 }
 
@@ -291,7 +296,8 @@ tree_kill(struct sandbox *sb)
 		if (k->sb == sb)
 			k->dying = true;
 	tree_signal(sb, SIGKILL);
-	if (sb->nkeepers > 0 && !evtimer_pending(sweep_ev, NULL))
+	sweeps = 0;
+	if (sb->nkeepers > 0)
 		sweep_arm(SWEEP_MS);
 }
 
@@ -340,8 +346,10 @@ sweep_once(void)
 static void
 sweep(evutil_socket_t fd, short what, void *arg)
 {
+	int	 ms = SWEEP_MS * (1 + ++sweeps / 25);
+
 	if (sweep_once())
-		sweep_arm(SWEEP_MS);
+		sweep_arm(ms < SWEEP_MAX_MS ? ms : SWEEP_MAX_MS);
 }
 
 void
