@@ -178,8 +178,12 @@ pid_t		 tree_spawn(struct sandbox *, const struct spawn_req *,
 void		 tree_forget(pid_t cmd);
 void		 tree_signal(struct sandbox *, int sig);
 void		 tree_kill(struct sandbox *);
-void		 tree_kill_previous(const char *root, const char *run_id);
 void		 tree_free_all(void);
+void		 tree_keeper_name(char *, size_t, const char *run_id);
+
+/* --- leftovers.c: what a killed gateway left ------------------------------ */
+
+void		 leftovers_kill(const char *root, const char *run_id);
 
 /* --- proc.c: a child process with its pipes -------------------------------- */
 

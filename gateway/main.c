@@ -400,7 +400,7 @@ main(int argc, char **argv)
 	random_hex(gw.run_id, 16);
 	tree_init(gw.run_id);
 	choose_isolation();
-	tree_kill_previous(gw.root, gw.run_id);
+	leftovers_kill(gw.root, gw.run_id);
 	remove_old_sandboxes(gw.root);
 
 	gw.base = new_base();

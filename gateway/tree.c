@@ -18,12 +18,10 @@
  *
  * Keepers are named "sbxk-" and the run id's first 10 digits (comm, which
  * only the keeper itself could change): a gateway that starts after a
- * killed one finds its keepers by name and kills their trees.  Processes
- * are also marked with SBX_GATEWAY_RUN in their environment, which catches
- * what escaped no keeper (bwrap's processes; bwrap's --die-with-parent
- * normally ends them first).  A process that asks something outside the
- * tree to start another (a service manager, at, ssh) escapes both; only a
- * cgroup would hold it, and this gateway does without.
+ * killed one finds its keepers by name and kills their trees
+ * (leftovers.c).  A process that asks something outside the tree to start
+ * another (a service manager, at, ssh) escapes all this; only a cgroup
+ * would hold it, and this gateway does without.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,13 +38,10 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define RUN_FILE	"gateway.run"
-#define RUN_VAR		"SBX_GATEWAY_RUN="
 #define KEEPER_PREFIX	"sbxk-"
 #define SWEEP_MS	20
 #define SWEEP_MAX_MS	1000	/* a tree that will not die: look less often */
 #define MAX_PASSES	8
-#define PREVIOUS_TRIES	100	/* × 20 ms */
 
 struct keeper {
 	pid_t			 pid;	/* the keeper, our child */
@@ -76,8 +71,9 @@ sweep_arm(int ms)
 	evtimer_add(sweep_ev, &tv);
 }
 
-static void
-keeper_name_of(char *out, size_t len, const char *run_id)
+/* The name (comm) of a run's keepers. */
+void
+tree_keeper_name(char *out, size_t len, const char *run_id)
 {
 	snprintf(out, len, KEEPER_PREFIX "%.10s", run_id);
 }
@@ -88,7 +84,7 @@ tree_init(const char *run_id)
 {
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
 		fatal("PR_SET_CHILD_SUBREAPER");
-	keeper_name_of(keeper_name, sizeof keeper_name, run_id);
+	tree_keeper_name(keeper_name, sizeof keeper_name, run_id);
 }
 
 /* The command's wait status; EOF without one: the keeper was killed. */
@@ -400,111 +396,4 @@ tree_free_all(void)
 	if (sweep_ev != NULL)
 		event_free(sweep_ev);
 	sweep_ev = NULL;
-}
-
-/* True when the process's name (comm) is arg. */
-static bool
-is_named(pid_t pid, pid_t ppid, void *arg)
-{
-	char	 path[64], buf[32];
-	ssize_t	 n;
-	int	 fd;
-
-	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return false;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return strcmp(buf, arg) == 0;
-}
-
-/* True when /proc/PID/environ holds the marker (KEY=VALUE) arg. */
-static bool
-has_marker(pid_t pid, pid_t ppid, void *arg)
-{
-	const char	*marker = arg;
-	char		 path[64], *buf = NULL;
-	size_t		 len = 0;
-	FILE		*f;
-	bool		 found = false;
-
-	snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return false;
-	while (!found && getdelim(&buf, &len, '\0', f) != -1)
-		found = strcmp(buf, marker) == 0;
-	free(buf);
-	fclose(f);
-	return found;
-}
-
-/*
- * One pass over the leftovers of a run: the trees of its keepers first
- * (the keepers last, or their orphans would leave the tree), and what
- * carries its marker.  Returns how many processes it signalled.
- */
-static size_t
-kill_run(const char *name, const char *marker)
-{
-	struct proctab	*t = proctab_read();
-	pid_t		*k, *d, *m;
-	size_t		 nk, nd, nm, i;
-
-	nk = proctab_filter(t, is_named, (void *)name, &k);
-	nd = proctab_descendants(t, k, nk, &d);
-	nm = proctab_filter(t, has_marker, (void *)marker, &m);
-	for (i = 0; i < nd; i++)
-		kill(d[i], SIGKILL);
-	for (i = 0; i < nm; i++)
-		kill(m[i], SIGKILL);
-	if (nd == 0)
-		for (i = 0; i < nk; i++)
-			kill(k[i], SIGKILL);
-	free(k);
-	free(d);
-	free(m);
-	proctab_free(t);
-	return nk + nd + nm;
-}
-
-/*
- * A gateway that was killed leaves its process trees behind: find them by
- * the run id it recorded in --root, kill them, and record ours.
- */
-void
-tree_kill_previous(const char *root, const char *run_id)
-{
-	char	*path = xasprintf("%s/%s", root, RUN_FILE), *tmp, old[64];
-	char	*marker, name[16];
-	size_t	 n, total = 0;
-	FILE	*f;
-	int	 i;
-
-	if ((f = fopen(path, "r")) != NULL) {
-		if (fgets(old, sizeof old, f) != NULL) {
-			old[strcspn(old, "\n")] = '\0';
-			keeper_name_of(name, sizeof name, old);
-			marker = xasprintf(RUN_VAR "%s", old);
-			for (i = 0; i < PREVIOUS_TRIES &&
-			    (n = kill_run(name, marker)) > 0; i++) {
-				total += n;
-				usleep(SWEEP_MS * 1000);
-			}
-			if (total > 0)
-				log_info("killed the leftover processes of "
-				    "run %s", old);
-			free(marker);
-		}
-		fclose(f);
-	}
-	tmp = xasprintf("%s.tmp", path);
-	if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%s\n", run_id) < 0 ||
-	    fclose(f) != 0 || rename(tmp, path) == -1)
-		fatal("%s", path);
-	free(tmp);
-	free(path);
 }
