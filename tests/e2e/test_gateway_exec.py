@@ -74,6 +74,12 @@ def test_sandbox_commands_have_no_capabilities(gw):
         assert "REMOUNTED" not in log and "WROTE" not in log, log
         assert not os.path.exists(main_path)
         assert not os.path.exists(exec_path)
+        # The writable places take no setuid program and no device node.
+        mounts = gw.exec(sid, "cat", "/proc/self/mountinfo").stdout.decode()
+        for target in ("/work", "/tmp"):
+            opts = [ln.split()[5].split(",") for ln in mounts.splitlines()
+                    if ln.split()[4] == target]
+            assert opts and "nosuid" in opts[-1] and "nodev" in opts[-1]
     finally:
         for p in (main_path, exec_path):
             if os.path.exists(p):
