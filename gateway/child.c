@@ -81,6 +81,18 @@ child_forget(pid_t pid)
 		}
 }
 
+/* True when someone watches the child pid. */
+bool
+child_known(pid_t pid)
+{
+	struct child	*c;
+
+	LIST_FOREACH(c, &children, entry)
+		if (c->pid == pid)
+			return true;
+	return false;
+}
+
 size_t
 child_count(void)
 {

@@ -7,7 +7,7 @@
  * /tmp; each maps to ROOT/<id>/work or ROOT/<id>/tmp.  ".." components are
  * refused, and every step is opened with openat2(RESOLVE_BENEATH) from the
  * step before, so no symlink leads out of the sandbox: the host is never
- * touched.
+ * touched.  Only regular files are read or written (see open_regular).
  */
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <errno.h>
@@ -124,7 +124,70 @@ open_parent(const char *base, char **comps, size_t n, bool create,
 	return dfd;
 }
 
-/* Opens a sandbox path with openat2 beneath its base. */
+/* What a file is, for the message that refuses it. */
+static const char *
+file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	return "a special file";
+}
+
+/*
+ * Only a regular file is worth opening, and the open itself must not wait:
+ * on the one loop thread, opening a FIFO (mkfifo in /work) would block every
+ * call of the gateway until a peer came.  So the open is O_NONBLOCK (and
+ * O_NOCTTY: a tty must not become ours), anything but a regular file is
+ * refused before any I/O, and only then the descriptor blocks again.
+ */
+static int
+open_regular(int dfd, const char *name, int flags, const char *path,
+    char **err)
+{
+	struct stat	 st;
+	int		 fd, fl;
+
+	fd = openat2_beneath(dfd, name, flags | O_NONBLOCK | O_NOCTTY, 0644);
+	if (fd == -1 && errno == ENXIO) {
+		/* A FIFO without a reader, or a socket: say which. */
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			st.st_mode = 0;
+		*err = xasprintf("%s: %s, not a regular file", path,
+		    file_kind(st.st_mode));
+		return -1;
+	}
+	if (fd == -1) {
+		*err = xasprintf("%s: %s", path, errno == EXDEV ?
+		    "leads outside the sandbox" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*err = xasprintf("%s: %s, not a regular file", path,
+		    file_kind(st.st_mode));
+		close(fd);
+		return -1;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Opens a regular file of a sandbox path with openat2 beneath its base. */
 static int
 fs_open(struct sandbox *sb, const char *path, int flags, char **err)
 {
@@ -140,10 +203,7 @@ fs_open(struct sandbox *sb, const char *path, int flags, char **err)
 		strv_free(comps);
 		return -1;
 	}
-	fd = openat2_beneath(dfd, comps[n - 1], flags, 0644);
-	if (fd == -1)
-		*err = xasprintf("%s: %s", path, errno == EXDEV ?
-		    "leads outside the sandbox" : strerror(errno));
+	fd = open_regular(dfd, comps[n - 1], flags, path, err);
 	close(dfd);
 	strv_free(comps);
 	return fd;
@@ -186,10 +246,13 @@ fs_read(struct sandbox *sb, const char *path, void **out, size_t *outlen,
 
 	if ((fd = fs_open(sb, path, O_RDONLY, err)) == -1)
 		return -1;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > MAX_FILE) {
-		*err = xasprintf("%s: %s", path, !S_ISREG(st.st_mode) ?
-		    "not a regular file" : "file too large");
+	if (fstat(fd, &st) == -1) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (st.st_size > MAX_FILE) {
+		*err = xasprintf("%s: file too large", path);
 		close(fd);
 		return -1;
 	}

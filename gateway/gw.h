@@ -134,6 +134,7 @@ typedef void (*child_cb)(pid_t, int status, void *arg);
 void		 child_init(struct event_base *);
 void		 child_watch(pid_t, child_cb, void *arg);
 void		 child_forget(pid_t);
+bool		 child_known(pid_t);
 size_t		 child_count(void);
 void		 child_free(void);
 void		 killgrp(pid_t pgid, int sig);
@@ -152,7 +153,37 @@ struct spawn_req {
 
 int		 spawn_probe_bwrap(void);
 pid_t		 spawn_process(const struct spawn_req *, const char **err);
-void		 spawn_kill_previous(const char *root, const char *run_id);
+pid_t		 spawn_kept(const struct spawn_req *, const char *name,
+		    pid_t *keeper, int *statfd, const char **err);
+
+/* --- proctab.c: a snapshot of the host's processes ------------------------ */
+
+struct proctab;
+
+struct proctab	*proctab_read(void);
+void		 proctab_free(struct proctab *);
+size_t		 proctab_descendants(struct proctab *, const pid_t *roots,
+		    size_t nroots, pid_t **out);
+size_t		 proctab_filter(struct proctab *,
+		    bool (*)(pid_t pid, pid_t ppid, void *), void *, pid_t **);
+
+/* --- tree.c: every process of a sandbox ------------------------------------ */
+
+struct sandbox;
+
+void		 tree_init(const char *run_id);
+void		 tree_start(struct event_base *);
+pid_t		 tree_spawn(struct sandbox *, const struct spawn_req *,
+		    child_cb, void *, const char **err);
+void		 tree_forget(pid_t cmd);
+void		 tree_signal(struct sandbox *, int sig);
+void		 tree_kill(struct sandbox *);
+void		 tree_free_all(void);
+void		 tree_keeper_name(char *, size_t, const char *run_id);
+
+/* --- leftovers.c: what a killed gateway left ------------------------------ */
+
+void		 leftovers_kill(const char *root, const char *run_id);
 
 /* --- proc.c: a child process with its pipes -------------------------------- */
 
@@ -237,12 +268,13 @@ struct sandbox {
 	size_t			 ntags;
 	char			**argv;
 	char			**env;		/* KEY=VALUE, NULL-terminated */
-	char			*image, *ingress, *egress, *entity, *project;
-	char			*cpu, *memory;
+	char			*ingress, *egress, *entity, *project;
+	struct json_t		*record;	/* sandbox-record.c */
 	bool			 no_net;
 	int64_t			 lifetime_ms;
 	pid_t			 pid;		/* bwrap or the command */
 	pid_t			 nspid;		/* host pid of the ns's pid 1 */
+	int			 nkeepers;	/* tree.c: trees still alive */
 	int			 info_fd;
 	struct bufferevent	*out, *info;
 	struct logbuf		*log;
@@ -293,8 +325,15 @@ char		**sandbox_exec_env(struct sandbox *, char **extra);
 void		 sandbox_free_all(void);
 void		 sandbox_running(struct sandbox *);
 void		 sandbox_out_eof(struct sandbox *);
+void		 sandbox_trees_gone(struct sandbox *);
 void		 sandbox_arm(struct sandbox *);
-int		 launch_main(struct sandbox *, char **err);
+int		 launch_main(struct sandbox *, child_cb, char **err);
+
+/* --- sandbox-record.c: what Start asked for, recorded and reported ------- */
+
+struct json_t	*record_new(struct sandbox *, PB(StartSandboxRequest) *);
+void		 record_log(struct sandbox *);
+void		 record_free(struct sandbox *);
 
 /* --- fsops.c: files inside a sandbox's writable area ------------------- */
 

@@ -5,8 +5,12 @@
  *
  * Inside bwrap the root is a tmpfs holding a read-only bind of each entry of
  * the host's /, except /proc, /dev (fresh ones), /tmp and /work (the
- * sandbox's own, writable).  The command's stdout and stderr share one pipe,
- * so the log keeps their order.
+ * sandbox's own, writable, nosuid and nodev as bwrap binds everything).
+ * bwrap runs as root, so without --cap-drop ALL the command would keep
+ * every capability and could simply remount the host read-write; with it
+ * the command has no capability and no_new_privs, and cannot regain any.
+ * The command's stdout and stderr share one pipe, so the log keeps their
+ * order.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -83,7 +87,7 @@ bwrap_argv(struct sandbox *sb)
 	    "--bind", sb->tmpdir, "/tmp", "--bind", sb->workdir, "/work",
 	    "--chdir", "/work", "--unshare-pid", "--unshare-ipc",
 	    "--unshare-uts", "--hostname", sb->id, "--die-with-parent",
-	    "--remount-ro", "/", "--info-fd", "3", NULL };
+	    "--cap-drop", "ALL", "--remount-ro", "/", "--info-fd", "3", NULL };
 	for (i = 0; fixed[i] != NULL; i++)
 		strv_push(&v, &n, xstrdup(fixed[i]));
 	if (sb->no_net)
@@ -187,9 +191,9 @@ info_read(struct bufferevent *bev, void *arg)
 		info_done(arg);
 }
 
-/* Starts the main command; -1 and *err when it could not start. */
+/* Starts the main command, cb told when it exits; -1 and *err if not. */
 int
-launch_main(struct sandbox *sb, char **err)
+launch_main(struct sandbox *sb, child_cb cb, char **err)
 {
 	struct spawn_req r = { .envp = sb->env, .info_fd = -1 };
 	const char	*e;
@@ -211,7 +215,7 @@ launch_main(struct sandbox *sb, char **err)
 	}
 	r.fd_in = null;
 	r.fd_out = r.fd_err = out[1];
-	sb->pid = spawn_process(&r, &e);
+	sb->pid = tree_spawn(sb, &r, cb, sb, &e);
 	close(null);
 	close(out[1]);
 	if (info[1] != -1)

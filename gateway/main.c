@@ -268,6 +268,25 @@ choose_isolation(void)
 	gw.iso = ok ? ISO_BWRAP : ISO_NONE;
 }
 
+/*
+ * The loop, with the precise monotonic clock: with the coarse one (the
+ * default) a timer may fire a few ms early, and --fault latency=400ms
+ * must delay a call by 400 ms at least.
+ */
+static struct event_base *
+new_base(void)
+{
+	struct event_config	*cfg;
+	struct event_base	*base;
+
+	if ((cfg = event_config_new()) == NULL ||
+	    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
+	    (base = event_base_new_with_config(cfg)) == NULL)
+		fatalx("event_base_new");
+	event_config_free(cfg);
+	return base;
+}
+
 /* Exits the loop once every call and every sandbox process is gone. */
 static void
 drain_check(evutil_socket_t fd, short what, void *arg)
@@ -333,7 +352,8 @@ teardown(struct options *o)
 
 	TAILQ_FOREACH(sb, &gw.sandboxes, entry)
 		if (sb->pid > 0 && !sb->reaped)
-			killgrp(sb->pid, SIGKILL);
+			tree_signal(sb, SIGKILL);
+	tree_free_all();
 	server_shutdown();
 	server_free();
 	cq_bridge_free(gw.bridge);
@@ -378,15 +398,16 @@ main(int argc, char **argv)
 	}
 	gw.root = make_root(o.root);
 	random_hex(gw.run_id, 16);
+	tree_init(gw.run_id);
 	choose_isolation();
-	spawn_kill_previous(gw.root, gw.run_id);
+	leftovers_kill(gw.root, gw.run_id);
 	remove_old_sandboxes(gw.root);
 
-	if ((gw.base = event_base_new()) == NULL)
-		fatalx("event_base_new");
+	gw.base = new_base();
 	grpc_init();
 	gw.bridge = cq_bridge_new(gw.base);
 	child_init(gw.base);
+	tree_start(gw.base);
 	stats_init(gw.base, o.statsfile);
 	add_signals();
 	if (server_init(gw.base, o.listen, o.nlisten, o.cert, o.key) == -1) {

@@ -259,7 +259,7 @@ proc_start(struct sandbox *sb, const struct proc_opts *o, const char **err)
 	r.fd_out = child[1];
 	r.fd_err = child[2];
 	r.ctty = o->tty;
-	p->pid = spawn_process(&r, err);
+	p->pid = tree_spawn(sb, &r, proc_exited, p, err);
 	strv_free(r.envp);
 	close_fds(child);
 	if (p->pid == -1) {
@@ -277,7 +277,6 @@ proc_start(struct sandbox *sb, const struct proc_opts *o, const char **err)
 		p->out = proc_bev(p, parent[1], true);
 		p->err = proc_bev(p, parent[2], true);
 	}
-	child_watch(p->pid, proc_exited, p);
 	sandbox_ref(sb);
 	LIST_INSERT_HEAD(&sb->procs, p, entry);
 	return p;
@@ -369,7 +368,7 @@ proc_free(struct proc *p)
 {
 	if (!p->exited) {
 		killgrp(p->pid, SIGKILL);
-		child_forget(p->pid);
+		tree_forget(p->pid);
 	}
 	if (p->drain != NULL)
 		event_free(p->drain);

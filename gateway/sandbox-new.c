@@ -111,29 +111,25 @@ make_dirs(struct sandbox *sb, char **err)
 	return 0;
 }
 
-/* Records the request's descriptive fields. */
+/* Records the request's descriptive fields (see sandbox-record.c). */
 static void
 record(struct sandbox *sb, PB(StartSandboxRequest) *req, struct call *c)
 {
 	const char	*v;
 	size_t		 len;
-	PB(ResourceRequest) *res = req->resources ? req->resources :
-	    req->resource_requests;
 
 	sb->tags = strv_dup(req->tags, req->n_tags);
 	sb->ntags = req->n_tags;
-	sb->image = xstrdup(req->container_image);
 	sb->ingress = xstrdup(req->network && *req->network->ingress_mode ?
 	    req->network->ingress_mode : "none");
 	sb->no_net = req->network != NULL &&
 	    egress_none(req->network->egress_mode);
 	sb->egress = xstrdup(sb->no_net ? "none" : "internet");
-	sb->cpu = xstrdup(res != NULL ? res->cpu : "");
-	sb->memory = xstrdup(res != NULL ? res->memory : "");
 	v = call_meta(c, "x-entity-id", &len);
 	sb->entity = v ? xstrndup(v, len) : xstrdup("");
 	v = call_meta(c, "x-project-name", &len);
 	sb->project = v ? xstrndup(v, len) : xstrdup("");
+	sb->record = record_new(sb, req);
 }
 
 int
@@ -180,6 +176,7 @@ sandbox_create(PB(StartSandboxRequest) *req, struct call *c,
 	sb->seq = ++gw.next_seq;
 	TAILQ_INSERT_TAIL(&gw.sandboxes, sb, entry);
 	sandbox_arm(sb);
+	record_log(sb);
 	stats_changed();
 	*out = sb;
 	return 0;

@@ -116,13 +116,11 @@ sandbox_unref(struct sandbox *sb)
 	strv_free(sb->tags);
 	strv_free(sb->argv);
 	strv_free(sb->env);
-	free(sb->image);
+	record_free(sb);
 	free(sb->ingress);
 	free(sb->egress);
 	free(sb->entity);
 	free(sb->project);
-	free(sb->cpu);
-	free(sb->memory);
 	free(sb);
 }
 
@@ -150,7 +148,18 @@ sandbox_running(struct sandbox *sb)
 	set_status(sb, ST(RUNNING), NULL);
 }
 
-/* The main process is reaped: kill what it left, then finish. */
+/*
+ * Terminal once the main process is reaped, its output has ended and no
+ * process of its trees is left (tree.c), so that nothing survives a Stop.
+ */
+static void
+sandbox_try_finish(struct sandbox *sb)
+{
+	if (sb->reaped && sb->out_eof && sb->nkeepers == 0)
+		sandbox_finish(sb);
+}
+
+/* The main process is reaped: kill all it left, then finish. */
 static void
 main_exited(pid_t pid, int status, void *arg)
 {
@@ -163,12 +172,11 @@ main_exited(pid_t pid, int status, void *arg)
 		sb->exit_code = WEXITSTATUS(status);
 	else
 		sb->exit_code = 128 + WTERMSIG(status);
-	killgrp(pid, SIGKILL);
+	tree_kill(sb);
 	proc_signal_all(sb, SIGKILL);
-	if (sb->out_eof)
-		sandbox_finish(sb);
-	else
-		evtimer_add(sb->kill_ev, &tv);	/* drain, then give up */
+	/* Drain, then give up on the output (and a tree that will not die). */
+	evtimer_add(sb->kill_ev, &tv);
+	sandbox_try_finish(sb);
 }
 
 void
@@ -179,8 +187,14 @@ sandbox_out_eof(struct sandbox *sb)
 		bufferevent_free(sb->out);
 		sb->out = NULL;
 	}
-	if (sb->reaped)
-		sandbox_finish(sb);
+	sandbox_try_finish(sb);
+}
+
+/* The last process of the sandbox's trees is gone. */
+void
+sandbox_trees_gone(struct sandbox *sb)
+{
+	sandbox_try_finish(sb);
 }
 
 /* Tells everyone waiting for the end. */
@@ -253,7 +267,7 @@ start_now(evutil_socket_t fd, short what, void *arg)
 	struct sandbox	*sb = arg;
 	char		*err;
 
-	if (launch_main(sb, &err) == -1) {
+	if (launch_main(sb, main_exited, &err) == -1) {
 		log_warnx("sandbox %s: %s", sb->id, err);
 		sb->reaped = sb->out_eof = true;
 		evtimer_del(sb->life_ev);
@@ -262,7 +276,6 @@ start_now(evutil_socket_t fd, short what, void *arg)
 		notify_waiters(sb);
 		return;
 	}
-	child_watch(sb->pid, main_exited, sb);
 	if (gw.iso != ISO_BWRAP)
 		sandbox_running(sb);
 }
@@ -274,10 +287,13 @@ kill_now(evutil_socket_t fd, short what, void *arg)
 	struct sandbox	*sb = arg;
 
 	if (sb->reaped) {
+		if (sb->nkeepers > 0)
+			log_warnx("sandbox %s: processes survive SIGKILL",
+			    sb->id);
 		sandbox_finish(sb);
 		return;
 	}
-	killgrp(sb->pid, SIGKILL);
+	tree_kill(sb);
 	proc_signal_all(sb, SIGKILL);
 }
 
@@ -326,19 +342,19 @@ sandbox_stop(struct sandbox *sb, int64_t grace_ms, const char *reason,
 		sandbox_finish(sb);
 		return;
 	}
-	if (sb->reaped) {
-		sandbox_finish(sb);
+	if (sb->reaped) {		/* its trees are being killed */
+		sandbox_try_finish(sb);
 		return;
 	}
 	set_status(sb, ST(TERMINATING), NULL);
-	killgrp(sb->pid, SIGCONT);
+	tree_signal(sb, SIGCONT);
 	proc_signal_all(sb, SIGCONT);
 	if (grace_ms <= 0) {
-		killgrp(sb->pid, SIGKILL);
+		tree_kill(sb);
 		proc_signal_all(sb, SIGKILL);
 		return;
 	}
-	killgrp(sb->pid, SIGTERM);
+	tree_signal(sb, SIGTERM);
 	proc_signal_all(sb, SIGTERM);
 	evtimer_add(sb->kill_ev, &tv);
 }
@@ -369,7 +385,7 @@ sandbox_delete(struct sandbox *sb)
 		return;
 	TAILQ_REMOVE(&gw.sandboxes, sb, entry);
 	sb->entry.tqe_prev = NULL;
-	child_forget(sb->pid);
+	tree_forget(sb->pid);
 	event_free(sb->start_ev);
 	event_free(sb->life_ev);
 	event_free(sb->kill_ev);
@@ -392,7 +408,8 @@ sandbox_pause(struct sandbox *sb, bool pause, char **err)
 		    sandbox_status_name(sb->status), sandbox_status_name(want));
 		return -1;
 	}
-	killgrp(sb->pid, pause ? SIGSTOP : SIGCONT);
+	/* Every process: one that left its group would run on. */
+	tree_signal(sb, pause ? SIGSTOP : SIGCONT);
 	proc_signal_all(sb, pause ? SIGSTOP : SIGCONT);
 	set_status(sb, pause ? ST(PAUSED) : ST(RUNNING), NULL);
 	return 0;
@@ -439,7 +456,7 @@ sandbox_free_all(void)
 
 	while ((sb = TAILQ_FIRST(&gw.sandboxes)) != NULL) {
 		TAILQ_REMOVE(&gw.sandboxes, sb, entry);
-		child_forget(sb->pid);
+		tree_forget(sb->pid);
 		if (sb->out != NULL)
 			bufferevent_free(sb->out);
 		if (sb->info != NULL)

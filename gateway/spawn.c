@@ -8,7 +8,11 @@
  * namespace and is still our child (we reap it and get its exit status);
  * ipc, uts, net and mount namespaces with setns() in the child, followed by
  * a chroot to the sandbox's root.  The child is single-threaded, so
- * entering the mount namespace is allowed there.  Needs root.
+ * entering the mount namespace is allowed there.  Needs root; and since
+ * root is what we are, the child then drops every capability (bounding,
+ * effective, permitted, inheritable, ambient) and sets no_new_privs, as
+ * bwrap --cap-drop ALL does for the main command: otherwise an Exec could
+ * remount the host's read-only binds and write on the host.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,15 +24,15 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 
 #include "gw.h"
 #include "log.h"
 #include "xmalloc.h"
-
-#define RUN_FILE	"gateway.run"
-#define RUN_VAR		"SBX_GATEWAY_RUN="
 
 static const char *ns_names[] = { "ipc", "uts", "net", "mnt" };
 #define NNS	(sizeof ns_names / sizeof ns_names[0])
@@ -87,6 +91,33 @@ child_fail(int errfd, int stage)
 	_exit(127);
 }
 
+/*
+ * Leaves the child with no capability at all, for good: the bounding set
+ * first (that needs CAP_SETPCAP, which goes last), so that exec cannot
+ * give root its capabilities back.  Raw syscalls: async-signal-safe.
+ */
+static int
+drop_caps(void)
+{
+	struct __user_cap_header_struct	 h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct	 d[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+	int				 cap;
+
+	/* EINVAL past the last capability this kernel knows. */
+	for (cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1) {
+			if (errno == EINVAL)
+				break;
+			return -1;
+		}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		return -1;
+	if (syscall(SYS_capset, &h, d) == -1)
+		return -1;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
 /* In the forked child: only async-signal-safe calls until exec. */
 static noreturn void
 child_exec(const struct spawn_req *r, struct nsfds *ns, int errfd)
@@ -95,9 +126,12 @@ child_exec(const struct spawn_req *r, struct nsfds *ns, int errfd)
 	size_t		 i;
 	int		 fds[3] = { r->fd_in, r->fd_out, r->fd_err };
 
+	/* Ignored signals stay ignored across exec: ours and a keeper's. */
+	for (i = 1; i < NSIG; i++)
+		if (i != SIGKILL && i != SIGSTOP)
+			signal((int)i, SIG_DFL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	signal(SIGPIPE, SIG_DFL);
 	if (setsid() == -1)
 		child_fail(errfd, 1);
 	if (ns != NULL) {
@@ -117,12 +151,16 @@ child_exec(const struct spawn_req *r, struct nsfds *ns, int errfd)
 		child_fail(errfd, 5);
 	if (r->cwd != NULL && chdir(r->cwd) == -1)
 		child_fail(errfd, 6);
+	if (ns != NULL && drop_caps() == -1)
+		child_fail(errfd, 7);
 	execvpe(r->argv[0], r->argv, r->envp);
-	child_fail(errfd, 7);
+	child_fail(errfd, 8);
 }
 
 static const char *stage_msg[] = { "", "setsid", "setns", "chroot", "dup2",
-    "controlling tty", "chdir to the working directory", "exec" };
+    "controlling tty", "chdir to the working directory",
+    "drop capabilities", "exec" };
+#define NSTAGES	(sizeof stage_msg / sizeof stage_msg[0])
 
 /* Forks, in the sandbox's pid namespace when there is one. */
 static pid_t
@@ -149,13 +187,34 @@ fork_in(struct nsfds *ns)
 	return pid;
 }
 
+/*
+ * Waits for the child's exec (its end of the error pipe closes on exec);
+ * -1 with the failing step in msg when it did not get there.
+ */
+static int
+exec_result(int efd, const struct spawn_req *r, char *msg, size_t len)
+{
+	int	 res[2];
+	ssize_t	 n;
+
+	do
+		n = read(efd, res, sizeof res);
+	while (n == -1 && errno == EINTR);
+	close(efd);
+	if (n != (ssize_t)sizeof res)
+		return 0;
+	snprintf(msg, len, "%s: %s: %s", r->argv[0],
+	    stage_msg[res[0] < (int)NSTAGES && res[0] > 0 ? res[0] : 0],
+	    strerror(res[1]));
+	return -1;
+}
+
 pid_t
 spawn_process(const struct spawn_req *r, const char **err)
 {
 	static char	 msg[256];
 	struct nsfds	 ns, *nsp = NULL;
-	int		 ep[2], res[2];
-	ssize_t		 n;
+	int		 ep[2];
 	pid_t		 pid;
 
 	if (r->nspid > 0) {
@@ -181,17 +240,130 @@ spawn_process(const struct spawn_req *r, const char **err)
 		*err = msg;
 		return -1;
 	}
+	if (exec_result(ep[0], r, msg, sizeof msg) == -1) {
+		waitpid(pid, NULL, 0);
+		*err = msg;
+		return -1;
+	}
+	return pid;
+}
+
+/* Writes all of a small message; async-signal-safe. */
+static void
+write_all(int fd, const void *buf, size_t len)
+{
+	ssize_t	 n;
+
 	do
-		n = read(ep[0], res, sizeof res);
+		n = write(fd, buf, len);
 	while (n == -1 && errno == EINTR);
-	close(ep[0]);
-	if (n != (ssize_t)sizeof res)
-		return pid;
-	waitpid(pid, NULL, 0);
-	snprintf(msg, sizeof msg, "%s: %s: %s", r->argv[0],
-	    stage_msg[res[0] < 8 && res[0] > 0 ? res[0] : 0], strerror(res[1]));
-	*err = msg;
-	return -1;
+}
+
+/*
+ * The keeper: a child subreaper, so that everything its command leaves
+ * behind (setsid, double fork, env -i) stays its descendant.  It tells us
+ * the command's pid, then its wait status, and exits once its whole tree
+ * has been reaped.  It ignores the signals a terminal or a stray kill
+ * sends: only SIGKILL ends it before its tree is empty.  Forked from a
+ * threaded process, it makes only async-signal-safe calls.
+ */
+static noreturn void
+keeper_run(const struct spawn_req *r, const char *name, int errfd,
+    int statfd)
+{
+	static const int ignored[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
+	    SIGUSR1, SIGUSR2, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU };
+	sigset_t	 all;
+	size_t		 i;
+	pid_t		 pid, w;
+	int		 msg[2], st;
+
+	for (i = 1; i < NSIG; i++)
+		if (i != SIGKILL && i != SIGSTOP)
+			signal((int)i, SIG_DFL);
+	for (i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
+		signal(ignored[i], SIG_IGN);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	setsid();			/* out of our group and session */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+	if ((pid = _Fork()) == 0)
+		child_exec(r, NULL, errfd);
+	msg[0] = pid;
+	msg[1] = errno;
+	write_all(statfd, msg, sizeof msg);
+	if (pid == -1)
+		_exit(127);
+	/* Nothing of the command's: its pipes would never see EOF. */
+	if (statfd > 0)
+		close_range(0, (unsigned)statfd - 1, 0);
+	close_range((unsigned)statfd + 1, ~0U, 0);
+	for (;;) {
+		if ((w = waitpid(-1, &st, 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			_exit(0);		/* ECHILD: the tree is empty */
+		}
+		if (w == pid && statfd != -1) {
+			write_all(statfd, &st, sizeof st);
+			close(statfd);
+			statfd = -1;
+		}
+	}
+}
+
+/* Reads exactly len bytes or fails. */
+static int
+read_all(int fd, void *buf, size_t len)
+{
+	ssize_t	 n;
+
+	do
+		n = read(fd, buf, len);
+	while (n == -1 && errno == EINTR);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/*
+ * Starts a plain process (no namespaces to enter) under a keeper named
+ * name.  Returns the command's pid; *keeper is the keeper's (our child),
+ * *statfd the pipe on which the command's wait status will come.
+ */
+pid_t
+spawn_kept(const struct spawn_req *r, const char *name, pid_t *keeper,
+    int *statfd, const char **err)
+{
+	static char	 msg[256];
+	int		 ep[2], sp[2], res[2];
+	pid_t		 k;
+
+	if (pipe2(ep, O_CLOEXEC) == -1 || pipe2(sp, O_CLOEXEC) == -1)
+		fatal("pipe2");
+	if ((k = fork()) == 0)
+		keeper_run(r, name, ep[1], sp[1]);
+	close(ep[1]);
+	close(sp[1]);
+	if (k == -1 || read_all(sp[0], res, sizeof res) == -1 ||
+	    res[0] == -1) {
+		snprintf(msg, sizeof msg, "fork: %s", strerror(k == -1 ?
+		    errno : res[0] == -1 ? res[1] : EPIPE));
+		close(ep[0]);
+		close(sp[0]);
+		if (k != -1)
+			waitpid(k, NULL, 0);
+		*err = msg;
+		return -1;
+	}
+	if (exec_result(ep[0], r, msg, sizeof msg) == -1) {
+		close(sp[0]);
+		waitpid(k, NULL, 0);	/* it reaps the command and goes */
+		*err = msg;
+		return -1;
+	}
+	*keeper = k;
+	*statfd = sp[0];
+	return res[0];
 }
 
 /* True when bubblewrap can make the namespaces we need here. */
@@ -219,88 +391,4 @@ spawn_probe_bwrap(void)
 	if (waitpid(pid, &status, 0) == -1)
 		return 0;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-/* True when /proc/PID/environ holds the marker. */
-static bool
-has_marker(const char *pid, const char *marker, size_t mlen)
-{
-	char	 path[300], *buf = NULL, *p;
-	size_t	 len = 0;
-	FILE	*f;
-	bool	 found = false;
-
-	snprintf(path, sizeof path, "/proc/%s/environ", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return false;
-	if (getdelim(&buf, &len, '\0', f) != -1) {
-		do {
-			p = buf;
-			if (strncmp(p, marker, mlen) == 0 && p[mlen] == '\0')
-				found = true;
-		} while (!found && getdelim(&buf, &len, '\0', f) != -1);
-	}
-	free(buf);
-	fclose(f);
-	return found;
-}
-
-/* Kills every process marked with a run id; returns how many it found. */
-static int
-kill_marked(const char *marker)
-{
-	DIR		*d;
-	struct dirent	*de;
-	int		 n = 0;
-	pid_t		 pid;
-
-	if ((d = opendir("/proc")) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		if (!has_marker(de->d_name, marker, strlen(marker)))
-			continue;
-		pid = atoi(de->d_name);
-		kill(pid, SIGKILL);
-		n++;
-	}
-	closedir(d);
-	return n;
-}
-
-/*
- * A gateway that was killed leaves its process trees behind: find them by
- * the run id it recorded in --root, kill them, and record ours.
- */
-void
-spawn_kill_previous(const char *root, const char *run_id)
-{
-	char	*path = xasprintf("%s/%s", root, RUN_FILE), *tmp, old[64];
-	char	*marker;
-	FILE	*f;
-	int	 i, n, total = 0;
-
-	if ((f = fopen(path, "r")) != NULL) {
-		if (fgets(old, sizeof old, f) != NULL) {
-			old[strcspn(old, "\n")] = '\0';
-			marker = xasprintf(RUN_VAR "%s", old);
-			for (i = 0; i < 50 && (n = kill_marked(marker)) > 0;
-			    i++) {
-				total += n;
-				usleep(20000);
-			}
-			if (total > 0)
-				log_info("killed %d leftover processes of "
-				    "run %s", total, old);
-			free(marker);
-		}
-		fclose(f);
-	}
-	tmp = xasprintf("%s.tmp", path);
-	if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%s\n", run_id) < 0 ||
-	    fclose(f) != 0 || rename(tmp, path) == -1)
-		fatal("%s", path);
-	free(tmp);
-	free(path);
 }

@@ -1,8 +1,9 @@
 /*
  * Call counters for the tests of other components ("how many Start calls
- * did the gateway get", "how many StreamLogs streams are open"), written as
- * JSON to --stats-file: atomically (temp file + rename), at most every
- * 100 ms when something changed, and at once on SIGUSR2.
+ * did the gateway get", "how many StreamLogs streams are open"), and what
+ * each sandbox was started with, written as JSON to --stats-file:
+ * atomically (temp file + rename), at most every 100 ms when something
+ * changed, and at once on SIGUSR2.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,22 @@ sandbox_counts(void)
 	return o;
 }
 
+/* What each sandbox was asked for (sandbox-record.c), with its status. */
+static json_t *
+sandbox_records(void)
+{
+	struct sandbox	*sb;
+	json_t		*o = json_object(), *r;
+
+	TAILQ_FOREACH(sb, &gw.sandboxes, entry) {
+		r = json_copy(sb->record);
+		json_object_set_new(r, "status",
+		    json_string(sandbox_status_name(sb->status)));
+		json_object_set_new(o, sb->id, r);
+	}
+	return o;
+}
+
 void
 stats_write(void)
 {
@@ -110,11 +127,12 @@ stats_write(void)
 		return;
 	if (timer != NULL)
 		evtimer_del(timer);
-	root = json_pack("{s:i, s:s, s:O, s:O, s:O, s:O, s:o}",
+	root = json_pack("{s:i, s:s, s:O, s:O, s:O, s:O, s:o, s:o}",
 	    "pid", (int)getpid(), "run_id", gw.run_id,
 	    "calls", calls, "streams_open", open_streams,
 	    "streams_total", total_streams, "faults", faults,
-	    "sandboxes", sandbox_counts());
+	    "sandboxes", sandbox_counts(), "sandbox_records",
+	    sandbox_records());
 	tmp = xasprintf("%s.tmp", path);
 	if (root == NULL || json_dump_file(root, tmp, JSON_SORT_KEYS) == -1)
 		log_warnx("%s: cannot write stats", tmp);

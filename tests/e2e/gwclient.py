@@ -6,6 +6,7 @@ shared/notes/grpc-core.md); messages come from sbxtest.protos().
 import json
 import os
 import queue
+import random
 import shutil
 import signal
 import time
@@ -41,6 +42,46 @@ MAX_MSG = 64 * 1024 * 1024
 
 def have_bwrap():
     return os.geteuid() == 0 and shutil.which("bwrap") is not None
+
+
+def isolation_modes():
+    """The --isolation modes this machine can run: none, and bwrap."""
+    return ["none", "bwrap"] if have_bwrap() else ["none"]
+
+
+def token():
+    """A unique sleep argument (601.NNNNNN seconds) to find a process by."""
+    return "601.%06d" % random.randrange(10 ** 6)
+
+
+def pids_with_arg(arg):
+    """Pids of live processes that have `arg` as one of their arguments.
+
+    Read from /proc/PID/cmdline, which a process's session, group and
+    environment leave alone: a leftover that escaped with setsid or env -i
+    is still found (a zombie, dead already, has an empty one).
+    """
+    found = []
+    needle = arg.encode()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    found.append(int(d))
+        except OSError:
+            pass
+    return found
+
+
+def proc_state(pid):
+    """The state letter of /proc/PID/stat (T: stopped), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 class Client:
@@ -106,6 +147,24 @@ class Client:
     def exec(self, sid, *argv, **kw):
         return self.call("Exec", sandbox_id=sid, command=list(argv),
                          **kw).result
+
+    def log(self, sid, timeout=30):
+        """The sandbox's whole log so far, read with StreamLogs."""
+        st = self.st
+        # Held open until the end: a half-close would end the stream early.
+        feed = Feeder(st.LogStreamRequest(init=st.LogStreamInit(
+            sandbox_id=sid)))
+        data = b""
+        try:
+            for r in self.stream("StreamLogs", feed, timeout=timeout):
+                kind = r.WhichOneof("response")
+                if kind != "data":
+                    assert kind == "complete", r
+                    break
+                data += r.data.data
+        finally:
+            feed.close()
+        return data
 
 
 class Feeder:

@@ -62,6 +62,40 @@ def test_break_stream_after_n_frames(gateway_factory):
     assert len(frames) == 3
 
 
+def test_break_stream_logs_after_n_frames(gateway_factory):
+    g = gateway_factory("--fault", "break-stream=StreamLogs:2")
+    c = g.client
+    st = c.st
+    # Many chunks of log: far more than 2 frames to send.
+    sid = c.start(command="sh", args=["-c", "for i in $(seq 50); do "
+                                      "head -c 20000 /dev/zero; done"])
+    c.wait_status(sid, c.gw.SANDBOX_STATUS_COMPLETED)
+    feed = Feeder(st.LogStreamRequest(init=st.LogStreamInit(sandbox_id=sid)))
+    frames = []
+    with pytest.raises(grpc.RpcError) as e:
+        for r in c.stream("StreamLogs", feed):
+            frames.append(r)
+    feed.close()
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "injected" in e.value.details()
+    assert [f.WhichOneof("response") for f in frames] == ["data", "data"]
+    assert frames[1].data.offset == len(frames[0].data.data)
+    # A reader resumes where the break left it, on a stream of its own
+    # (broken after 2 frames again).
+    end = frames[1].data.offset + len(frames[1].data.data)
+    feed = Feeder(st.LogStreamRequest(init=st.LogStreamInit(
+        sandbox_id=sid, resume_session_id=frames[0].data.session_id,
+        resume_offset=end)))
+    more = []
+    with pytest.raises(grpc.RpcError) as e:
+        for r in c.stream("StreamLogs", feed):
+            more.append(r)
+    feed.close()
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert len(more) == 2 and more[0].data.offset == end
+    assert g.stats()["faults"]["break-stream"] == 2
+
+
 def test_drop_reply_does_the_work(gateway_factory):
     g = gateway_factory("--fault", "drop-reply=Start:1")
     c = g.client

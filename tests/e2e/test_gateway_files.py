@@ -1,5 +1,7 @@
 """sandbox-gateway-local: AddFile / RetrieveFile and path escapes."""
+import concurrent.futures
 import os
+import stat
 
 import grpc
 import pytest
@@ -66,3 +68,31 @@ def test_missing_file_and_not_running(gw):
     with pytest.raises(grpc.RpcError) as e:
         gw.call("AddFile", sandbox_id=sid, filepath="x", file_contents=b"")
     assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_fifo_and_directory_are_refused_without_blocking(gateway):
+    # The gateway opens files on its one loop thread: opening a FIFO that
+    # no one writes to would block every call.  Anything but a regular file
+    # is refused with a message, at once.
+    c = gateway.client
+    sid = c.start_running()
+    assert c.exec(sid, "sh", "-c", "mkfifo p /tmp/q && mkdir d").exit_code == 0
+    cases = [("p", "FIFO"), ("/work/p", "FIFO"), ("/tmp/q", "FIFO"),
+             ("d", "directory")]
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        for path, kind in cases:
+            calls = [ex.submit(c.call, "RetrieveFile", sandbox_id=sid,
+                               filepath=path, timeout=10),
+                     ex.submit(c.call, "AddFile", sandbox_id=sid,
+                               filepath=path, file_contents=b"x",
+                               timeout=10)]
+            # Other calls are served meanwhile.
+            assert c.call("Get", sandbox_id=sid, timeout=10).sandbox_id == sid
+            for f in calls:
+                r = f.result()
+                assert not r.success, path
+                assert kind in r.error_message, r.error_message
+                assert r.error_message.startswith(path + ":")
+    fifo = os.path.join(gateway.root, sid, "work", "p")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert c.exec(sid, "true").exit_code == 0

@@ -1,13 +1,15 @@
 """sandbox-gateway-local: Start/Get/List/Stop/Delete/Pause/Resume and the
 sandbox state machine."""
 import os
+import socket
 import subprocess
 
 import grpc
 import pytest
 
 import sbxtest
-from gwclient import gateway, gateway_factory, gw, gwdir  # noqa: F401
+from gwclient import (Client, gateway, gateway_factory, gw,  # noqa: F401
+                      gwdir)
 
 
 def code_of(excinfo):
@@ -59,6 +61,49 @@ def test_start_delay_creating_then_running(gateway_factory):
     assert code_of(e) == grpc.StatusCode.FAILED_PRECONDITION
     assert "CREATING" in e.value.details()
     c.wait_status(r.sandbox_id, c.gw.SANDBOX_STATUS_RUNNING)
+
+
+def test_image_resources_and_network_are_recorded_and_reported(gateway):
+    # v1beta2's Get and List have no field for the image or the resources:
+    # they are reported in the stats file and on the Start log line.
+    c = gateway.client
+    gw = c.gw
+    sid = c.start_running(
+        command="sleep", args=["60"], tags=["rec"],
+        container_image="python:3.11-slim",
+        resources=gw.ResourceRequest(cpu="250m", memory="512Mi"),
+        resource_limits=gw.ResourceRequest(
+            cpu="2", memory="4Gi",
+            gpu=gw.GpuRequest(gpu_count=1, gpu_type="A100")),
+        network=gw.NetworkOptions(ingress_mode="public",
+                                  egress_mode="none"))
+    plain = c.start_running()
+    r = gateway.stats()["sandbox_records"]
+    assert r[sid] == {
+        "status": "RUNNING",
+        "container_image": "python:3.11-slim",
+        "resources": {"cpu": "250m", "memory": "512Mi"},
+        "resource_requests": None,
+        "resource_limits": {"cpu": "2", "memory": "4Gi",
+                            "gpu": {"count": 1, "type": "A100"}},
+        "ingress_mode": "public", "egress_mode": "none",
+        "applied_ingress_mode": "public", "applied_egress_mode": "none",
+        "tags": ["rec"], "entity": "", "project": ""}
+    assert r[plain]["container_image"] == "" and \
+        r[plain]["resource_limits"] is None and \
+        r[plain]["applied_egress_mode"] == "internet"
+    log = gateway.proc.output()
+    assert (f'sandbox {sid} created: image "python:3.11-slim" (not pulled), '
+            "resources cpu=250m memory=512Mi, limits cpu=2 memory=4Gi "
+            "gpu=1xA100 (not enforced), egress none") in log
+    info = c.call("Get", sandbox_id=sid)
+    assert info.applied_egress_mode == "none"
+    assert info.applied_ingress_mode == "public"
+    c.call("Stop", sandbox_id=sid)
+    r = gateway.stats()["sandbox_records"]
+    assert r[sid]["status"] == "COMPLETED"
+    c.call("Delete", sandbox_id=sid)
+    assert sid not in gateway.stats()["sandbox_records"]
 
 
 def test_job_exit_zero_completes_and_nonzero_fails(gw):
@@ -204,3 +249,72 @@ def test_list_pages(gw):
     with pytest.raises(grpc.RpcError) as e:
         gw.call("List", page_token="garbage")
     assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_listens_on_every_address_at_once(gateway_factory, gwdir):
+    port = free_tcp_port()
+    sock = os.path.join(gwdir, "gw.sock")
+    g = gateway_factory(listen=["unix:" + sock, f"127.0.0.1:{port}"])
+    assert f"listening on unix:{sock}, 127.0.0.1:{port}," in g.proc.output()
+    tcp = Client(f"127.0.0.1:{port}")
+    try:
+        sid = tcp.start_running()
+        # One server behind both: what one address made, the other sees.
+        assert g.client.status(sid) == tcp.gw.SANDBOX_STATUS_RUNNING
+        assert g.client.exec(sid, "echo", "unix").stdout == b"unix\n"
+        assert tcp.exec(sid, "echo", "tcp").stdout == b"tcp\n"
+    finally:
+        tcp.close()
+
+
+def test_mounted_files_exist_before_the_main_command_starts(gw):
+    files = [gw.gw.MountedFile(mount_path="/work/conf/app.cfg",
+                               file_content=b"key=1\n"),
+             gw.gw.MountedFile(mount_path="data.txt", file_content=b"d\n")]
+    # The main command reads them at once and exits: no waiting, no retry.
+    sid = gw.start(command="cat", args=["conf/app.cfg", "data.txt"],
+                   mounted_files=files)
+    r = gw.wait_status(sid, (gw.gw.SANDBOX_STATUS_COMPLETED,
+                             gw.gw.SANDBOX_STATUS_FAILED))
+    assert r.exit_code == 0, gw.log(sid)
+    assert gw.log(sid) == b"key=1\nd\n"
+
+
+# Ignores SIGTERM, as do its children: only SIGKILL ends it.
+STUBBORN = ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
+
+
+def test_stop_is_terminating_during_the_grace(gw):
+    sid = gw.start_running(command=STUBBORN[0], args=STUBBORN[1:])
+    assert gw.call("Stop", sandbox_id=sid, graceful_shutdown_seconds=3,
+                   wait_for_ready=False).success
+    # The command ignores SIGTERM: TERMINATING until SIGKILL, 3 s later.
+    r = gw.call("Get", sandbox_id=sid)
+    assert r.sandbox_status == gw.gw.SANDBOX_STATUS_TERMINATING
+    assert r.status_reason == "stopped by request"
+    assert not r.HasField("exit_code")
+    listed = gw.call("List", status=gw.gw.SANDBOX_STATUS_TERMINATING)
+    assert sid in [s.sandbox_id for s in listed.sandboxes]
+    with pytest.raises(grpc.RpcError) as e:
+        gw.exec(sid, "true")
+    assert code_of(e) == grpc.StatusCode.FAILED_PRECONDITION
+    r = gw.wait_status(sid, gw.gw.SANDBOX_STATUS_COMPLETED)
+    assert r.status_reason == "stopped by request"
+    assert r.exit_code == 128 + 9          # killed after the grace
+
+
+def test_lifetime_expiry_is_terminating_then_failed(gateway_factory):
+    g = gateway_factory("--stop-grace", "3s")
+    c = g.client
+    sid = c.start(command=STUBBORN[0], args=STUBBORN[1:],
+                  max_lifetime_seconds=1)
+    r = c.wait_status(sid, c.gw.SANDBOX_STATUS_TERMINATING)
+    assert "lifetime" in r.status_reason
+    r = c.wait_status(sid, c.gw.SANDBOX_STATUS_FAILED)
+    assert r.status_reason == "max lifetime of 1s reached"

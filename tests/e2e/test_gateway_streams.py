@@ -198,3 +198,15 @@ def test_stream_logs_follow_ends_on_close(gw):
     frames = read_all(resp)
     feed.close()
     assert frames[-1].WhichOneof("response") == "complete"
+
+
+def test_stream_logs_unknown_sandbox_is_not_found(gw):
+    feed, resp = logs(gw, "sbx-000000000000")
+    frames = []
+    with pytest.raises(grpc.RpcError) as e:
+        for r in resp:
+            frames.append(r)
+    feed.close()
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    assert [f.WhichOneof("response") for f in frames] == ["error"]
+    assert frames[0].error.code == "not_found"
