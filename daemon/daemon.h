@@ -28,6 +28,7 @@ struct pools;
 struct budget;
 struct state;
 struct reconcile;
+struct used;
 
 struct daemon {
 	struct event_base	*base;
@@ -55,6 +56,7 @@ struct daemon {
 	struct budget		*budget;	/* accounting */
 	struct state		*state;		/* state.json */
 	struct reconcile	*reconcile;
+	struct used		*used;		/* dirty sandboxes */
 
 	unsigned long		 starts;	/* Start requests ever sent */
 	bool			 stopping;

@@ -23,6 +23,7 @@
 #include "pool.h"
 #include "rpc.h"
 #include "starter.h"
+#include "used.h"
 #include "xmalloc.h"
 
 struct acquire {
@@ -180,8 +181,10 @@ cold_started(void *arg, const struct gw_error *err,
 	struct lease	*l = a->l;
 
 	a->st = NULL;
-	if (sandbox_id != NULL && l->sandbox_id == NULL)
+	if (sandbox_id != NULL && l->sandbox_id == NULL) {
 		l->sandbox_id = xstrdup(sandbox_id);
+		used_note(a->req->d, sandbox_id);
+	}
 	if (err != NULL) {
 		acquire_fail(a, err->rpc, NULL, err->message);
 		return;
@@ -337,6 +340,7 @@ claimed(struct acquire *a, const char *sandbox_id, bool warm)
 	    LEASE_INTERACTIVE);
 	lease_ref(l);
 	l->sandbox_id = xstrdup(sandbox_id);
+	used_note(d, sandbox_id);	/* dirty from now on, even if we crash */
 	l->pool = xstrdup(a->pool_name);
 	l->warm = warm;
 	l->sandbox_end_ms = now_wall_ms() + a->left_ms;

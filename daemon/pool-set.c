@@ -11,6 +11,7 @@
 #include "pool-internal.h"
 #include "reaper.h"
 #include "starter.h"
+#include "used.h"
 #include "xmalloc.h"
 
 static void	pool_free(struct pool *);
@@ -420,8 +421,14 @@ pools_adopt_members(struct pools *ps, json_t *members, bool kept)
 		if (ps->d->budget != NULL && since > 0)
 			budget_charge_pool(ps->d->budget, name, now_wall_ms() -
 			    since);
-		if (!kept)
-			continue;	/* reconciliation adopts or stops it */
+		/* Dirty (being stopped), or reconciliation adopts or stops it. */
+		if (!kept || reaper_has(ps->d->reaper, sid))
+			continue;
+		if (!used_trust_pools(ps->d)) {
+			reaper_stop(ps->d->reaper, sid, "kept across a host "
+			    "crash", NULL, NULL);
+			continue;
+		}
 		if ((p = pool_find(ps, name)) == NULL ||
 		    pool_adopt(p, sid, expires - now_wall_ms()) == -1)
 			reaper_stop(ps->d->reaper, sid, "not wanted after restart",

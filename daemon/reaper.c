@@ -143,3 +143,30 @@ reaper_pending(const struct reaper *r)
 {
 	return r->pending;
 }
+
+bool
+reaper_has(const struct reaper *r, const char *sandbox_id)
+{
+	const struct reap	*p;
+
+	if (r == NULL)
+		return false;
+	TAILQ_FOREACH(p, &r->list, entry) {
+		if (strcmp(p->sandbox_id, sandbox_id) == 0)
+			return true;
+	}
+	return false;
+}
+
+json_t *
+reaper_ids_json(const struct reaper *r)
+{
+	const struct reap	*p;
+	json_t			*a = json_array();
+
+	if (r == NULL)
+		return a;
+	TAILQ_FOREACH(p, &r->list, entry)
+		json_array_append_new(a, json_string(p->sandbox_id));
+	return a;
+}

@@ -6,6 +6,10 @@
 #ifndef SBX_REAPER_H
 #define SBX_REAPER_H
 
+#include <stdbool.h>
+
+#include <jansson.h>
+
 #include "gw.h"
 
 struct daemon;
@@ -19,5 +23,10 @@ void		 reaper_stop(struct reaper *, const char *sandbox_id,
 		    const char *why, gw_done_cb *done, void *arg);
 /* Sandboxes still being stopped. */
 unsigned	 reaper_pending(const struct reaper *);
+/* Is `sandbox_id` one of them?  Those are held: never adopted.  A NULL
+ * reaper (unit tests) has none. */
+bool		 reaper_has(const struct reaper *, const char *sandbox_id);
+/* Their ids, as a new JSON array. */
+json_t		*reaper_ids_json(const struct reaper *);
 
 #endif

@@ -11,6 +11,7 @@
 #include "reaper.h"
 #include "reconcile.h"
 #include "starter.h"
+#include "used.h"
 #include "xmalloc.h"
 
 /* Until a first pass succeeds, failed ones are retried this soon. */
@@ -63,7 +64,8 @@ reconcile_held(struct daemon *d, const char *sid)
 		if (l->sandbox_id != NULL && strcmp(l->sandbox_id, sid) == 0)
 			return true;
 	}
-	return starter_holds(sid) ||
+	/* Being stopped (released, expired, dirty): the reaper holds it. */
+	return starter_holds(sid) || reaper_has(d->reaper, sid) ||
 	    (d->pools != NULL && pools_have(d->pools, sid));
 }
 
@@ -247,8 +249,14 @@ pool_listed(void *arg, const struct gw_error *err, const struct gw_sandbox *sb,
 	}
 	if (p != NULL) {
 		for (i = 0; i < n; i++) {
-			/* Held covers starts in flight: never two owners. */
-			if (reconcile_held(d, sb[i].id))
+			/*
+			 * Held covers starts in flight: never two owners.
+			 * After the host went down, what the last run had
+			 * handed out may be unrecorded: the instance-wide
+			 * listing stops those strangers instead.
+			 */
+			if (reconcile_held(d, sb[i].id) ||
+			    !used_trust_pools(d))
 				continue;
 			/*
 			 * A pool start of our last life, still coming up:

@@ -11,6 +11,7 @@
 #include "pool.h"
 #include "state.h"
 #include "statefile.h"
+#include "used.h"
 #include "xmalloc.h"
 
 #define STATE_VERSION	1
@@ -76,13 +77,14 @@ state_write(FILE *f, void *arg)
 	 * Warm members are listed always (their time is charged from
 	 * since_ms after a crash); only kept ones are taken back.
 	 */
-	head = json_pack("{s:i, s:s, s:I, s:o, s:b, s:o*}",
+	head = json_pack("{s:i, s:s, s:I, s:o, s:b, s:o*, s:o}",
 	    "version", STATE_VERSION, "instance_id", d->instance_id,
 	    "saved_ms", (json_int_t)now_wall_ms(),
 	    "pool_members", d->pools ? pools_members_json(d->pools) :
 	    json_array(), "pool_members_kept", d->pools != NULL &&
 	    d->cfg.daemon.keep_warm_on_shutdown && d->stopping,
-	    "accounting", d->budget ? budget_to_json(d->budget) : NULL);
+	    "accounting", d->budget ? budget_to_json(d->budget) : NULL,
+	    "used", used_json(d));
 	text = json_dumps(head, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(head);
 	/* "{...}" loses its closing brace to take the leases. */
@@ -158,6 +160,7 @@ state_save(struct daemon *d)
 		s->writes++;
 		if (d->budget != NULL)
 			budget_state_saved(d->budget);
+		used_saved(d);
 	}
 }
 
@@ -242,6 +245,7 @@ state_load(struct daemon *d)
 			log_warnx("state: %s", err);
 			free(err);
 		}
+		used_load(d, NULL);
 		return;
 	}
 	version = json_integer_value(json_object_get(o, "version"));
@@ -259,6 +263,8 @@ state_load(struct daemon *d)
 		budget_restore(d->budget, json_object_get(o, "accounting"));
 	json_array_foreach(json_object_get(o, "leases"), i, e)
 		restore_lease(d, e);
+	/* Before pool members: a dirty one is stopped, never pooled. */
+	used_load(d, json_object_get(o, "used"));
 	/* Files of older daemons list members only when they were kept. */
 	if (d->pools != NULL)
 		pools_adopt_members(d->pools, json_object_get(o,
@@ -320,6 +326,7 @@ state_free(struct daemon *d)
 		return;
 	if (d->state->dirty)
 		state_save(d);
+	used_close(d, !d->state->failing && !d->state->dirty);
 	event_free(d->state->timer);
 	free(d->state->path);
 	free(d->state);
