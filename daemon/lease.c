@@ -32,6 +32,7 @@ struct tombstone {
 	char		 id[LEASE_ID_LEN + 1];
 	enum lease_state state;
 	uid_t		 owner;		/* only the owner hears how it ended */
+	char		*why;		/* a lost lease's reason, or NULL */
 };
 
 /* An expired lease's sandbox being stopped: when did the gateway confirm? */
@@ -84,6 +85,7 @@ lease_table_free(struct lease_table *t)
 {
 	struct lease		*l;
 	struct expiry_stop	*es;
+	unsigned		 i;
 
 	if (t == NULL)
 		return;
@@ -99,6 +101,8 @@ lease_table_free(struct lease_table *t)
 		lease_unbind(l);
 		lease_unref(l);
 	}
+	for (i = 0; i < TOMBSTONES; i++)
+		free(t->dead[i].why);
 	free(t);
 }
 
@@ -144,7 +148,7 @@ lease_new(struct lease_table *t, uid_t uid, pid_t pid, enum lease_kind kind)
 
 	do
 		lease_make_id(id);
-	while (lease_find(t, id) != NULL || lease_tombstone(t, id, NULL) !=
+	while (lease_find(t, id) != NULL || lease_tombstone(t, id, NULL, NULL) !=
 	    NULL);
 	return lease_insert(t, id, uid, pid, kind);
 }
@@ -186,6 +190,19 @@ lease_find(struct lease_table *t, const char *id)
 	return found != NULL ? *(struct lease **)found : NULL;
 }
 
+/* A tombstone, so a late caller hears how the lease ended (and why). */
+static void
+lease_bury(struct lease_table *t, const struct lease *l)
+{
+	struct tombstone	*ts = &t->dead[t->ndead++ % TOMBSTONES];
+
+	ts->state = l->state;
+	ts->owner = l->owner_uid;
+	memcpy(ts->id, l->id, sizeof l->id);
+	free(ts->why);
+	ts->why = l->lost_why != NULL ? xstrdup(l->lost_why) : NULL;
+}
+
 void
 lease_remove(struct lease *l)
 {
@@ -195,9 +212,7 @@ lease_remove(struct lease *l)
 	if (l->removed)
 		return;
 	l->removed = true;
-	t->dead[t->ndead % TOMBSTONES].state = l->state;
-	t->dead[t->ndead % TOMBSTONES].owner = l->owner_uid;
-	memcpy(t->dead[t->ndead++ % TOMBSTONES].id, l->id, sizeof l->id);
+	lease_bury(t, l);
 	if (d->budget != NULL)
 		budget_charge(d->budget, l->owner_uid, l->ready_ms);
 	lease_unbind(l);
@@ -242,6 +257,7 @@ lease_unref(struct lease *l)
 	free(l->image);
 	free(l->pool);
 	free(l->status_reason);
+	free(l->lost_why);
 	free(l);
 }
 
@@ -524,13 +540,16 @@ void
 lease_lost(struct lease *l, const char *why)
 {
 	lease_log(l, "lost", "%s", why);
+	free(l->lost_why);
+	l->lost_why = xstrdup(why);
 	lease_notify(l, "lease.lost", json_pack("{s:s, s:s?, s:s}", "lease",
 	    l->id, "sandbox_id", l->sandbox_id, "reason", why));
 	lease_stop(l, LEASE_LOST, NULL, NULL);
 }
 
 const char *
-lease_tombstone(struct lease_table *t, const char *id, uid_t *owner)
+lease_tombstone(struct lease_table *t, const char *id, uid_t *owner,
+    const char **why)
 {
 	unsigned	i, n = t->ndead < TOMBSTONES ? t->ndead : TOMBSTONES;
 
@@ -538,6 +557,8 @@ lease_tombstone(struct lease_table *t, const char *id, uid_t *owner)
 		if (strcmp(t->dead[i].id, id) == 0) {
 			if (owner != NULL)
 				*owner = t->dead[i].owner;
+			if (why != NULL)
+				*why = t->dead[i].why;
 			return lease_state_name(t->dead[i].state);
 		}
 	}

@@ -74,6 +74,7 @@ struct lease {
 	bool			 has_exit_code;
 	int32_t			 exit_code;
 	char			*status_reason;
+	char			*lost_why;	/* why it was lost, once it is */
 
 	struct daemon		*d;
 	int			 refs;
@@ -120,10 +121,10 @@ int		 lease_bind_to(struct lease *, enum lease_bind);
 /*
  * What became of a lease no longer in the table: "expired", "released",
  * … or NULL when it was never seen (recent history only); *owner (may be
- * NULL) is who held it.
+ * NULL) is who held it, *why (may be NULL) a lost lease's reason or NULL.
  */
 const char	*lease_tombstone(struct lease_table *, const char *id,
-		    uid_t *owner);
+		    uid_t *owner, const char **why);
 /*
  * Ends the lease now as expired (`reason`: "ttl", "sandbox_seconds", …):
  * lease.expired to a connected owner, then its sandbox is stopped.

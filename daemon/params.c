@@ -171,7 +171,7 @@ params_b64(struct rpc_req *req, const char *key, bool required,
 int
 params_lease(struct rpc_req *req, struct lease **out)
 {
-	const char	*id, *past;
+	const char	*id, *past, *why = NULL;
 	struct lease	*l;
 	uid_t		 owner = 0;
 
@@ -180,7 +180,7 @@ params_lease(struct rpc_req *req, struct lease **out)
 	l = lease_find(req->d->leases, id);
 	if (l == NULL) {
 		/* A lease that ended lately: say how, not just "no such". */
-		past = lease_tombstone(req->d->leases, id, &owner);
+		past = lease_tombstone(req->d->leases, id, &owner, &why);
 		if (past != NULL && !rpc_may_act_on(req, owner))
 			rpc_fail(req, RPC_ERR_PERMISSION_DENIED, NULL,
 			    "lease %s belongs to another user", id);
@@ -189,7 +189,8 @@ params_lease(struct rpc_req *req, struct lease **out)
 			    "expired", id);
 		else if (past != NULL && strcmp(past, "lost") == 0)
 			rpc_fail(req, RPC_ERR_LEASE_LOST, NULL, "lease %s was "
-			    "lost: its sandbox is gone upstream", id);
+			    "lost: %s", id, why != NULL ? why :
+			    "its sandbox is gone upstream");
 		else if (past != NULL)
 			rpc_fail(req, RPC_ERR_NOT_FOUND, NULL, "lease %s was "
 			    "released", id);

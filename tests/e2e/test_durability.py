@@ -411,6 +411,8 @@ def test_lease_lost_while_down_is_found_at_start(tmpdir_short, procs, gw):
     with pytest.raises(RpcError) as e:
         d2.call("lease.get", lease=lease["id"])
     assert e.value.kind == "lease_lost"
+    # the reason found at start-up, not a generic one
+    assert f"sandbox {lease['sandbox_id']} is " in str(e.value), e.value
 
 
 def test_keep_warm_on_shutdown(tmpdir_short, procs, gw):
