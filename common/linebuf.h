@@ -45,7 +45,7 @@ enum linebuf_status
 /* Takes the line of `len` bytes linebuf_next() found, and its newline. */
 void	linebuf_drain(struct linebuf *, struct evbuffer *in, size_t len);
 
-/* Drops the over-long line at the front, up to its newline. */
+/* Has linebuf_next() drop the over-long line at the front, to its newline. */
 void	linebuf_skip(struct linebuf *);
 
 #endif
