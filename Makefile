@@ -27,8 +27,8 @@ DEBS := build-essential pkg-config clang \
 	libprotobuf-dev libevent-dev libjansson-dev libsystemd-dev libinih-dev \
 	libcmocka-dev bubblewrap openssl util-linux procps iproute2 systemd \
 	python3 python3-grpcio python3-protobuf python3-pytest jq hyperfine
-PKGS := grpc libprotobuf-c libevent libevent_pthreads jansson libsystemd inih
-TOOLS := protoc protoc-c bwrap pkg-config
+PKGS := grpc libprotobuf-c libevent jansson libsystemd inih
+TOOLS := protoc protoc-c bwrap pkg-config jq
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lutil -lm
@@ -138,9 +138,11 @@ deps-check:
 
 # --- tests -----------------------------------------------------------------
 
+# Unit tests, then end-to-end tests: one after the other even under -j, so
+# the gRPC unit tests do not compete with the timing-bound e2e ones.
 check: deps-check
 	@$(MAKE) --no-print-directory check-build
-	@$(MAKE) --no-print-directory unit e2e
+	@$(MAKE) --no-print-directory unit && $(MAKE) --no-print-directory e2e
 
 check-build: all $(UNIT_BINS) $(BENCH_BINS)
 
@@ -152,12 +154,14 @@ e2e: all
 	SANDBOXD_BUILD=$(abspath $(B)) $(PYTEST) -q -p no:cacheprovider \
 		$(PYTEST_ARGS) tests/e2e
 
+SAN_ENV := SANDBOXD_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	UBSAN_OPTIONS=print_stacktrace=1
+SAN_MAKE := $(SAN_ENV) $(MAKE) --no-print-directory B=build-san SAN=1
+
 sanitize: deps-check
 	@$(MAKE) --no-print-directory B=build-san SAN=1 check-build
-	@SANDBOXD_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
-	 UBSAN_OPTIONS=print_stacktrace=1 \
-	 $(MAKE) --no-print-directory B=build-san SAN=1 unit e2e
+	@$(SAN_MAKE) unit && $(SAN_MAKE) e2e
 
 demo: deps-check
 	@$(MAKE) --no-print-directory all

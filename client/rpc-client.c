@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "jsonrpc.h"
+#include "linebuf.h"
 #include "rpc-client.h"
 #include "sbctl.h"
 #include "xmalloc.h"
@@ -29,6 +30,7 @@ struct rpc_client {
 	int			 fd;
 	char			*path;
 	struct evbuffer		*in;
+	struct linebuf		 lines;		/* in's framing */
 	struct evbuffer		*out;		/* queued by rpc_client_send */
 	size_t			 max_line;
 	json_int_t		 next_id;
@@ -288,37 +290,53 @@ client_fill(struct rpc_client *c, const sigset_t *waitmask,
 	}
 }
 
-/* Takes the next whole line out of c->in, reading as needed (caller frees). */
+/* The error for a line past the limit: the connection cannot go on. */
 static int
-client_read_line(struct rpc_client *c, const sigset_t *waitmask, char **line,
-    size_t *len, struct rpc_client_error *err)
+client_too_long(struct rpc_client *c, struct rpc_client_error *err)
 {
-	struct evbuffer_ptr	 from, eol;
-	size_t			 scanned = 0;
-	int			 rv;
-
-	for (;;) {
-		/* Search only what is new, so a long line costs O(n). */
-		if (evbuffer_ptr_set(c->in, &from, scanned,
-		    EVBUFFER_PTR_SET) == -1)
-			abort();
-		eol = evbuffer_search_eol(c->in, &from, NULL, EVBUFFER_EOL_LF);
-		if (eol.pos != -1) {
-			if ((size_t)eol.pos > c->max_line)
-				break;
-			*line = evbuffer_readln(c->in, len, EVBUFFER_EOL_LF);
-			if (*line == NULL)
-				abort();
-			return 0;
-		}
-		scanned = evbuffer_get_length(c->in);
-		if (scanned > c->max_line)
-			break;
-		if ((rv = client_fill(c, waitmask, err)) != 0)
-			return rv;
-	}
 	return client_fail(err, SBCTL_EXIT_FAILURE, "sandboxd sent a line "
 	    "longer than %zu bytes", c->max_line);
+}
+
+/* Parses the line of `len` bytes at the front of c->in, and takes it. */
+static int
+client_take_line(struct rpc_client *c, size_t len, struct rpc_msg *msg,
+    struct rpc_client_error *err)
+{
+	struct rpc_fail	 fail;
+	int		 rv;
+
+	rv = rpc_parse_line((const char *)evbuffer_pullup(c->in, len), len,
+	    msg, &fail);
+	linebuf_drain(&c->lines, c->in, len);
+	if (rv == -1) {
+		json_decref(fail.id);
+		return client_fail(err, SBCTL_EXIT_FAILURE,
+		    "sandboxd sent a bad message: %s", fail.message);
+	}
+	return 0;
+}
+
+/* Takes the next message, reading until a whole line is buffered. */
+static int
+client_read_msg(struct rpc_client *c, const sigset_t *waitmask,
+    struct rpc_msg *msg, struct rpc_client_error *err)
+{
+	size_t	 len;
+	int	 rv;
+
+	for (;;) {
+		switch (linebuf_next(&c->lines, c->in, c->max_line, &len)) {
+		case LINEBUF_LINE:
+			return client_take_line(c, len, msg, err);
+		case LINEBUF_MORE:
+			if ((rv = client_fill(c, waitmask, err)) != 0)
+				return rv;
+			break;
+		default:
+			return client_too_long(c, err);
+		}
+	}
 }
 
 /*
@@ -330,21 +348,11 @@ client_await(struct rpc_client *c, const json_t *id, const sigset_t *waitmask,
     json_t **result, json_t **error, struct rpc_client_error *err)
 {
 	struct rpc_msg	 msg;
-	struct rpc_fail	 fail;
-	char		*line = NULL;
-	size_t		 len = 0;
 	int		 rv;
 
 	for (;;) {
-		if ((rv = client_read_line(c, waitmask, &line, &len, err)) != 0)
+		if ((rv = client_read_msg(c, waitmask, &msg, err)) != 0)
 			return rv;
-		rv = rpc_parse_line(line, len, &msg, &fail);
-		free(line);
-		if (rv == -1) {
-			json_decref(fail.id);
-			return client_fail(err, SBCTL_EXIT_FAILURE,
-			    "sandboxd sent a bad message: %s", fail.message);
-		}
 		if (msg.type == RPC_MSG_RESPONSE && json_equal(msg.id, id)) {
 			*result = json_incref(msg.result);
 			*error = json_incref(msg.error);
@@ -489,11 +497,13 @@ rpc_client_poll(struct rpc_client *c, int fd, short events, short *revents,
     const sigset_t *waitmask, struct rpc_client_error *err)
 {
 	struct pollfd	 p[2];
+	size_t		 len;
 	int		 n, nfds = 1;
 
-	/* Lines read along with a call's reply are taken before waiting. */
+	/* Lines read along with a call's reply are taken before waiting
+	 * (and one too long is reported by rpc_client_next at once). */
 	*revents = 0;
-	if (evbuffer_search_eol(c->in, NULL, NULL, EVBUFFER_EOL_LF).pos != -1)
+	if (linebuf_next(&c->lines, c->in, c->max_line, &len) != LINEBUF_MORE)
 		return 0;
 	p[0] = (struct pollfd){ .fd = c->fd, .events = POLLIN |
 	    (rpc_client_want_write(c) ? POLLOUT : 0) };
@@ -525,30 +535,14 @@ int
 rpc_client_next(struct rpc_client *c, struct rpc_msg *msg,
     struct rpc_client_error *err)
 {
-	struct evbuffer_ptr	 eol;
-	struct rpc_fail		 fail;
-	char			*line;
-	size_t			 len;
-	int			 rv;
+	size_t	 len;
 
-	eol = evbuffer_search_eol(c->in, NULL, NULL, EVBUFFER_EOL_LF);
-	if (eol.pos == -1) {
-		if (evbuffer_get_length(c->in) > c->max_line)
-			return client_fail(err, SBCTL_EXIT_FAILURE, "sandboxd "
-			    "sent a line longer than %zu bytes", c->max_line);
+	switch (linebuf_next(&c->lines, c->in, c->max_line, &len)) {
+	case LINEBUF_MORE:
 		return 0;
+	case LINEBUF_LINE:
+		return client_take_line(c, len, msg, err) == -1 ? -1 : 1;
+	default:
+		return client_too_long(c, err);
 	}
-	if ((size_t)eol.pos > c->max_line)
-		return client_fail(err, SBCTL_EXIT_FAILURE, "sandboxd sent a "
-		    "line longer than %zu bytes", c->max_line);
-	if ((line = evbuffer_readln(c->in, &len, EVBUFFER_EOL_LF)) == NULL)
-		abort();
-	rv = rpc_parse_line(line, len, msg, &fail);
-	free(line);
-	if (rv == -1) {
-		json_decref(fail.id);
-		return client_fail(err, SBCTL_EXIT_FAILURE,
-		    "sandboxd sent a bad message: %s", fail.message);
-	}
-	return 1;
 }

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "linebuf.h"
 #include "rpc-server.h"
 
 struct close_hook {
@@ -33,8 +34,7 @@ struct rpc_client {
 	uint64_t		 id;
 	struct rpc_peer		 peer;
 	int			 refs;
-	bool			 discarding;	/* inside an oversized line */
-	size_t			 scanned;	/* input searched for "\n" */
+	struct linebuf		 lines;		/* the input's framing */
 	unsigned		 inflight;	/* requests not yet answered */
 	unsigned		 streams;	/* execs and tails it watches */
 	struct event		*idle_ev;	/* idle_timeout */

@@ -18,6 +18,7 @@
 
 #include "daemon.h"
 #include "jsonrpc.h"
+#include "linebuf.h"
 #include "log.h"
 #include "parse.h"
 #include "rpc.h"
@@ -121,7 +122,7 @@ line_arm(struct rpc_client *c, bool new_line)
 
 	if (c->srv->line_tv == NULL)
 		return;
-	if (evbuffer_get_length(in) == 0 && !c->discarding)
+	if (evbuffer_get_length(in) == 0 && !c->lines.skipping)
 		evtimer_del(c->line_ev);
 	else if (new_line || !evtimer_pending(c->line_ev, NULL))
 		evtimer_add(c->line_ev, c->srv->line_tv);
@@ -165,50 +166,28 @@ client_read(struct bufferevent *bev, void *arg)
 {
 	struct rpc_client	*c = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
-	size_t			 max = c->srv->d->cfg.daemon.max_line;
-	struct evbuffer_ptr	 eol, from;
+	size_t			 max = c->srv->d->cfg.daemon.max_line, len;
+	enum linebuf_status	 st;
 	char			 msg[128];
 	bool			 ended = false;	/* a line ended this pass */
 
 	rpc_client_ref(c);
 	idle_arm(c);
-	while (rpc_client_alive(c) && evbuffer_get_length(in) > 0) {
-		/* Resume the search where the last read left it: a 16 MiB
-		 * line arriving in pieces is scanned once, not per piece. */
-		evbuffer_ptr_set(in, &from, c->scanned, EVBUFFER_PTR_SET);
-		eol = evbuffer_search_eol(in, &from, NULL, EVBUFFER_EOL_LF);
-		if (eol.pos == -1) {
-			c->scanned = evbuffer_get_length(in);
-			if (evbuffer_get_length(in) <= max)
-				break;
-			c->scanned = 0;
-			if (!c->discarding) {
-				snprintf(msg, sizeof msg, "line longer than "
-				    "the limit of %zu bytes", max);
-				send_fail(c, RPC_ERR_TOO_LARGE, NULL, msg);
-			}
-			c->discarding = true;
-			evbuffer_drain(in, evbuffer_get_length(in));
-			break;
-		}
-		if (c->discarding || (size_t)eol.pos > max) {
-			if (!c->discarding) {
-				snprintf(msg, sizeof msg, "line longer than "
-				    "the limit of %zu bytes", max);
-				send_fail(c, RPC_ERR_TOO_LARGE, NULL, msg);
-			}
-			c->discarding = false;
-			c->scanned = 0;
-			evbuffer_drain(in, eol.pos + 1);
-			ended = true;
+	while (rpc_client_alive(c) && evbuffer_get_length(in) > 0 &&
+	    (st = linebuf_next(&c->lines, in, max, &len)) != LINEBUF_MORE) {
+		if (st == LINEBUF_TOO_LONG) {
+			snprintf(msg, sizeof msg, "line longer than the limit "
+			    "of %zu bytes", max);
+			send_fail(c, RPC_ERR_TOO_LARGE, NULL, msg);
+			linebuf_skip(&c->lines);
 			continue;
 		}
-		c->scanned = 0;
-		client_line(c, (const char *)evbuffer_pullup(in, eol.pos),
-		    eol.pos);
 		ended = true;
+		if (st == LINEBUF_SKIPPED)
+			continue;
+		client_line(c, (const char *)evbuffer_pullup(in, len), len);
 		if (c->bev != NULL)
-			evbuffer_drain(in, eol.pos + 1);
+			linebuf_drain(&c->lines, in, len);
 	}
 	if (c->bev != NULL)
 		line_arm(c, ended);

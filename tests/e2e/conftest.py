@@ -6,6 +6,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import exitcheck  # noqa: E402
 import sbxtest  # noqa: E402
 
 
@@ -24,7 +25,11 @@ def pb():
 
 @pytest.fixture
 def procs():
-    """Starts processes that are always stopped at the end of the test."""
+    """Starts processes that are always stopped at the end of the test.
+
+    Under `make sanitize` the test fails at teardown when one of ours ends
+    badly (see exitcheck.py).
+    """
     started = []
 
     def start(argv, logname, env=None, **kw):
@@ -34,8 +39,11 @@ def procs():
         return p
 
     yield start
+    problems = []
     for p in reversed(started):
-        p.stop()
+        problems += exitcheck.stop_and_judge(p)
         # Shown by pytest only when the test failed.
         print(f"--- {os.path.basename(p.logpath)} ({p.argv[0]}) ---")
         print(p.output()[-6000:])
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)

@@ -14,6 +14,7 @@ import time
 import grpc
 import pytest
 
+import exitcheck
 import sbxtest
 
 GW = "/coreweave.sandbox.v1beta2.GatewayService/"
@@ -264,8 +265,10 @@ def gateway_factory(gwdir):
         return g
 
     yield start
+    problems = []
     for g in reversed(started):
-        g.stop()
+        g.client.close()
+        problems += exitcheck.stop_and_judge(g.proc)
         # Killed processes take a moment to leave /proc: a bounded wait.
         try:
             sbxtest.wait_for(lambda: not g.leftovers(), timeout=10,
@@ -274,6 +277,8 @@ def gateway_factory(gwdir):
             pass
         left = g.leftovers()
         assert not left, f"processes left behind: {left}"
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
 
 
 @pytest.fixture

@@ -10,6 +10,13 @@
  * they happen to parse as one, so string values are picked not to: each
  * starts with a byte whose low three bits are an invalid wire type (6, 7:
  * "o", "w", "v", "/", "~", "F" …) or runs past its own length.
+ *
+ * Numbers are picked so that a wrong integer type changes the bytes: each
+ * 64-bit field holds a value above 2^32 (an int32 would truncate it), each
+ * int32 field a negative value (a ten-byte sign-extended varint, where
+ * sint32 would zigzag it and uint32 send five bytes) and each uint32 field
+ * one above 2^31 (an int32 would sign-extend it to ten bytes).  Positive
+ * values catch sint32 and sint64 as well: zigzag doubles them.
  */
 #include <sys/wait.h>
 
@@ -286,7 +293,7 @@ static const struct expect start_expect[] = {
 	S("4.1", "250m"),			/*   cpu string */
 	S("4.2", "768Mi"),			/*   memory string */
 	M("4.3"),				/*   gpu GpuRequest */
-	V("4.3.1", 2),				/*     gpu_count int64 */
+	V("4.3.1", 5000000002),			/*     gpu_count int64 */
 	S("4.3.2", "nvidia-a100"),		/*     gpu_type string */
 	S("5", "python:3.12"),			/* container_image string */
 	M("6"), S("6.1", "FOO"), S("6.2", "foo-value"),	/* env map */
@@ -295,18 +302,21 @@ static const struct expect start_expect[] = {
 	V("7.1", 8080),				/*   container_port int32 */
 	S("7.2", "http"),			/*   name string */
 	S("7.3", "TCP"),			/*   protocol string */
-	M("7"), V("7.1", 22), S("7.2", "ssh"), S("7.3", "TCP"),
+	M("7"), V("7.1", 18446744073709551594),	/* -22 */
+	S("7.2", "ssh"), S("7.3", "TCP"),
 	M("8"),					/* mounted_files rep */
 	S("8.1", "/etc/app.conf"),		/*   mount_path string */
 	S("8.2", "\0\1\377\n\"data\\"),		/*   file_content bytes */
 	M("10"),				/* network NetworkOptions */
 	S("10.1", "public"),			/*   ingress_mode string */
-	PK("10.2", "8080,443,70000"),		/*   exposed_ports int32 rep */
+	/* exposed_ports int32 rep; -1 first, or the bytes parse as a message */
+	PK("10.2", "18446744073709551615,8080,443,70000"),
 	S("10.3", "internet"),			/*   egress_mode string */
 	S("20", "prof-1"),			/* profile_ids string rep */
 	S("21", "runner-1"),			/* runner_ids string rep */
-	V("22", 1800),				/* max_lifetime_seconds int32 */
-	/* max_timeout_seconds int32 = -7: ten-byte varint, not zigzag. */
+	/* max_lifetime_seconds int32 = -1800, max_timeout_seconds int32 =
+	 * -7: ten-byte varints, not zigzag. */
+	V("22", 18446744073709549816),
 	V("23", 18446744073709551609),
 	M("26"), S("26.1", "note"), S("26.2", "owner=me"),	/* map */
 	M("30"),				/* secret_stores rep */
@@ -319,8 +329,8 @@ static const struct expect start_expect[] = {
 	S("30.2.3", "OPENAI_KEY"),
 	M("31"),				/* resource_limits */
 	S("31.1", "4"), S("31.2", "8Gi"),
-	M("31.3"), V("31.3.1", 1),
-	V("31.3.3", 80),			/*     gpu_memory_gb int64 */
+	M("31.3"), V("31.3.1", 5000000001),
+	V("31.3.3", 5000000080),		/*     gpu_memory_gb int64 */
 	M("32"),				/* resource_requests */
 	S("32.1", "1"), S("32.2", "1Gi"),
 	S("33", "gpu-small"),			/* profile_names string rep */
@@ -356,19 +366,19 @@ test_start_request(void **state)
 	static char		*tags[] = { "vtag-a", "vtag-b" };
 	static char		*profs[] = { "prof-1" }, *runners[] = { "runner-1" };
 	static char		*pnames[] = { "gpu-small", "gpu-large" };
-	static int32_t		 exposed[] = { 8080, 443, 70000 };
+	static int32_t		 exposed[] = { -1, 8080, 443, 70000 };
 	static const uint8_t	 content[] = "\0\1\377\n\"data\\";
 
-	gpu.gpu_count = 2;
+	gpu.gpu_count = 5000000002;
 	gpu.spec_case = COREWEAVE__SANDBOX__V1BETA2__GPU_REQUEST__SPEC_GPU_TYPE;
 	gpu.gpu_type = "nvidia-a100";
 	res.cpu = "250m";
 	res.memory = "768Mi";
 	res.gpu = &gpu;
-	gpu2.gpu_count = 1;
+	gpu2.gpu_count = 5000000001;
 	gpu2.spec_case =
 	    COREWEAVE__SANDBOX__V1BETA2__GPU_REQUEST__SPEC_GPU_MEMORY_GB;
-	gpu2.gpu_memory_gb = 80;
+	gpu2.gpu_memory_gb = 5000000080;
 	lim.cpu = "4";
 	lim.memory = "8Gi";
 	lim.gpu = &gpu2;
@@ -383,7 +393,7 @@ test_start_request(void **state)
 	p1.container_port = 8080;
 	p1.name = "http";
 	p1.protocol = "TCP";
-	p2.container_port = 22;
+	p2.container_port = -22;
 	p2.name = "ssh";
 	p2.protocol = "TCP";
 	mf.mount_path = "/etc/app.conf";
@@ -421,7 +431,7 @@ test_start_request(void **state)
 	req.profile_ids = profs;
 	req.n_runner_ids = NITEMS(runners);
 	req.runner_ids = runners;
-	req.max_lifetime_seconds = 1800;
+	req.max_lifetime_seconds = -1800;
 	req.max_timeout_seconds = -7;
 	req.n_pod_annotations = NITEMS(annos);
 	req.pod_annotations = annos;
@@ -446,7 +456,7 @@ static const struct expect exec_init_expect[] = {
 	S("1.2", "-lc"),
 	S("1.2", "~/run.sh"),
 	V("1.3", 1),				/*   tty bool */
-	V("1.4", 132),				/*   tty_width uint32 */
+	V("1.4", 3000000132),			/*   tty_width uint32 */
 	V("1.5", 4000000000),			/*   tty_height uint32 */
 	M("1.6"), S("1.6.1", "TERM"), S("1.6.2", "xterm-256color"),
 	M("1.6"), S("1.6.1", "LANG"), S("1.6.2", "C.UTF-8"),
@@ -460,8 +470,8 @@ static const struct expect exec_stdin_expect[] = {
 
 static const struct expect exec_resize_expect[] = {
 	M("3"),					/* resize ExecStreamResize */
-	V("3.1", 200),				/*   width uint32 */
-	V("3.2", 50),				/*   height uint32 */
+	V("3.1", 3000000200),			/*   width uint32 */
+	V("3.2", 3000000050),			/*   height uint32 */
 };
 
 /* close ExecStreamClose: an empty message, length zero. */
@@ -488,7 +498,7 @@ test_exec_stream_request(void **state)
 	init.n_command = NITEMS(cmd);
 	init.command = cmd;
 	init.tty = 1;
-	init.tty_width = 132;
+	init.tty_width = 3000000132u;
 	init.tty_height = 4000000000u;
 	e1.key = "TERM";
 	e1.value = "xterm-256color";
@@ -510,8 +520,8 @@ test_exec_stream_request(void **state)
 	check_wire("ExecStreamRequest.stdin", &r.base, exec_stdin_expect,
 	    NITEMS(exec_stdin_expect));
 
-	rs.width = 200;
-	rs.height = 50;
+	rs.width = 3000000200u;
+	rs.height = 3000000050u;
 	r.request_case =
 	    COREWEAVE__SANDBOX__V1BETA2__EXEC_STREAM_REQUEST__REQUEST_RESIZE;
 	r.resize = &rs;
@@ -532,7 +542,7 @@ static const struct expect log_data_expect[] = {
 	M("1"),					/* data LogStreamData */
 	S("1.1", "\0log line\n\377"),		/*   data bytes */
 	M("1.2"),				/*   timestamp Timestamp */
-	V("1.2.1", 1700000000),			/*     seconds int64 */
+	V("1.2.1", 5000000000),			/*     seconds int64 */
 	V("1.2.2", 123456789),			/*     nanos int32 */
 	S("1.3", "sess-2"),			/*   session_id string */
 	V("1.4", 123456789012),			/*   offset uint64 */
@@ -560,7 +570,7 @@ test_log_stream_response(void **state)
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	static const uint8_t	 bytes[] = "\0log line\n\377";
 
-	ts.seconds = 1700000000;
+	ts.seconds = 5000000000;
 	ts.nanos = 123456789;
 	d.data.data = (uint8_t *)bytes;
 	d.data.len = sizeof bytes - 1;
