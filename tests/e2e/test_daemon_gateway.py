@@ -79,6 +79,16 @@ def tls_gateway(tmpdir_short, procs, cert, key):
     gw = Gateway(tmpdir_short, procs, args=[
         "--listen", f"127.0.0.1:{port}", "--tls-cert", cert,
         "--tls-key", key])
+
+    # Gateway() waits for its unix socket only; a daemon that dialled the
+    # TCP port before it listened would see the gateway down for a while.
+    def tcp_listens():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    sbxtest.wait_for(tcp_listens, timeout=30, what="gateway TCP port")
     return gw, f"localhost:{port}"
 
 
