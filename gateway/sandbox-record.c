@@ -1,7 +1,8 @@
 /*
  * What a Start asked for that the gateway records and reports but does not
  * act on: the container image (never pulled), the resources, requests and
- * limits (never enforced), the network modes, tags, entity and project.
+ * limits (never enforced), the secret-store references (never fetched),
+ * the network modes, tags, entity and project.
  * The v1beta2 Get and List have no field for most of it, so it is reported
  * where a person or a test can read it: one JSON object per sandbox in the
  * stats file, and one line in the log when the sandbox is created.
@@ -53,6 +54,29 @@ resources(PB(ResourceRequest) *r)
 	return o;
 }
 
+/* [{"store", "secrets": [{"path", "field", "env_var"}]}]: names only. */
+static json_t *
+secret_stores(PB(StartSandboxRequest) *req)
+{
+	json_t	*a = json_array(), *st, *ms;
+	size_t	 i, j;
+
+	for (i = 0; i < req->n_secret_stores; i++) {
+		ms = json_array();
+		for (j = 0; j < req->secret_stores[i]->n_secrets; j++)
+			json_array_append_new(ms, json_pack("{s:o, s:o, s:o}",
+			    "path", jstr(req->secret_stores[i]->secrets[j]->path),
+			    "field",
+			    jstr(req->secret_stores[i]->secrets[j]->field),
+			    "env_var",
+			    jstr(req->secret_stores[i]->secrets[j]->env_var)));
+		st = json_pack("{s:o, s:o}", "store",
+		    jstr(req->secret_stores[i]->store_name), "secrets", ms);
+		json_array_append_new(a, st);
+	}
+	return a;
+}
+
 /* The record of a new sandbox (its ingress/egress/entity already set). */
 json_t *
 record_new(struct sandbox *sb, PB(StartSandboxRequest) *req)
@@ -69,6 +93,7 @@ record_new(struct sandbox *sb, PB(StartSandboxRequest) *req)
 	    resources(req->resource_requests));
 	json_object_set_new(o, "resource_limits",
 	    resources(req->resource_limits));
+	json_object_set_new(o, "secret_stores", secret_stores(req));
 	json_object_set_new(o, "ingress_mode", jstr(net ? net->ingress_mode :
 	    ""));
 	json_object_set_new(o, "egress_mode", jstr(net ? net->egress_mode :

@@ -459,11 +459,16 @@ def test_acquire_not_running_within_wait(tmpdir_short, procs):
 
 
 def test_cold_start_spec_reaches_the_sandbox(daemon, gw):
-    """files, env and egress of lease.acquire arrive in Start."""
+    """files, env, egress, image, resources and secret references of
+    lease.acquire arrive in Start."""
     res = daemon.call("lease.acquire", env={"GREETING": "hi there"},
                       files=[{"path": "/work/conf/app.ini",
                               "data_b64": b64(b"[app]\nx = 1\n")}],
-                      egress="none", cpu="1", memory="256Mi")
+                      egress="none", cpu="1", memory="256Mi",
+                      image="python:3.12", gpu_count=1, gpu_type="A100",
+                      secrets=[{"store": "vault", "path": "db",
+                                "field": "password",
+                                "env_var": "DB_PASSWORD"}])
     lease = res["id"]
     out = daemon.call("exec", lease=lease, argv=[
         "sh", "-c", 'cat /work/conf/app.ini; echo "$GREETING"'])
@@ -471,6 +476,12 @@ def test_cold_start_spec_reaches_the_sandbox(daemon, gw):
     import gwclient
     sb = gwclient.Client(gw.target).call("Get", sandbox_id=res["sandbox_id"])
     assert sb.applied_egress_mode == "none"
+    rec = gw.read_stats()["sandbox_records"][res["sandbox_id"]]
+    assert rec["container_image"] == "python:3.12"
+    assert rec["resources"] == {"cpu": "1", "memory": "256Mi",
+                                "gpu": {"count": 1, "type": "A100"}}
+    assert rec["secret_stores"] == [{"store": "vault", "secrets": [{
+        "path": "db", "field": "password", "env_var": "DB_PASSWORD"}]}]
     if "isolation bwrap" in gw.proc.output():
         out = daemon.call("exec", lease=lease, argv=[
             "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1"])

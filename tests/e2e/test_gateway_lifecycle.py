@@ -76,7 +76,10 @@ def test_image_resources_and_network_are_recorded_and_reported(gateway):
             cpu="2", memory="4Gi",
             gpu=gw.GpuRequest(gpu_count=1, gpu_type="A100")),
         network=gw.NetworkOptions(ingress_mode="public",
-                                  egress_mode="none"))
+                                  egress_mode="none"),
+        secret_stores=[gw.SecretStoreReference(
+            store_name="vault", secrets=[gw.SecretMapping(
+                path="db", field="password", env_var="DB_PASSWORD")])])
     plain = c.start_running()
     r = gateway.stats()["sandbox_records"]
     assert r[sid] == {
@@ -86,11 +89,15 @@ def test_image_resources_and_network_are_recorded_and_reported(gateway):
         "resource_requests": None,
         "resource_limits": {"cpu": "2", "memory": "4Gi",
                             "gpu": {"count": 1, "type": "A100"}},
+        "secret_stores": [{"store": "vault", "secrets": [{
+            "path": "db", "field": "password",
+            "env_var": "DB_PASSWORD"}]}],
         "ingress_mode": "public", "egress_mode": "none",
         "applied_ingress_mode": "public", "applied_egress_mode": "none",
         "tags": ["rec"], "entity": "", "project": ""}
     assert r[plain]["container_image"] == "" and \
         r[plain]["resource_limits"] is None and \
+        r[plain]["secret_stores"] == [] and \
         r[plain]["applied_egress_mode"] == "internet"
     log = gateway.proc.output()
     assert (f'sandbox {sid} created: image "python:3.11-slim" (not pulled), '

@@ -558,7 +558,8 @@ def test_pool_spec_reaches_the_sandbox(tmpdir_short, procs, gw):
                     pool_conf(warm=1, env="PV=pool-env", tags="team-x, t2",
                               file=f"{local}:/work/etc/seed.txt",
                               egress="none", image="python:3.12", cpu="2",
-                              memory="1Gi"))
+                              memory="1Gi",
+                              secret="vault:db:password:DB_PASS"))
     wait_ready(d, 1)
     lease = d.call("lease.acquire", pool="w")
     sid = lease["sandbox_id"]
@@ -568,8 +569,13 @@ def test_pool_spec_reaches_the_sandbox(tmpdir_short, procs, gw):
     assert sid in running_with_tag(gw, "team-x")
     assert sid in running_with_tag(gw, "t2")
     assert gw_get(gw, sid).applied_egress_mode == "none"
-    # The local gateway reports neither image nor resources (Get has no
-    # such fields), and fetches no secrets: those stay parse-tested.
+    # Get has no field for image or resources: the gateway's records do.
+    rec = gw.read_stats()["sandbox_records"][sid]
+    assert rec["container_image"] == "python:3.12"
+    assert rec["resources"]["cpu"] == "2"
+    assert rec["resources"]["memory"] == "1Gi"
+    assert rec["secret_stores"] == [{"store": "vault", "secrets": [{
+        "path": "db", "field": "password", "env_var": "DB_PASS"}]}]
     if gwclient.have_bwrap():
         out = d.call("exec", lease=lease["id"],
                      argv=["sh", "-c", "tail -n +3 /proc/net/dev | "
