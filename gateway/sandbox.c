@@ -270,6 +270,9 @@ start_now(evutil_socket_t fd, short what, void *arg)
 	if (launch_main(sb, main_exited, &err) == -1) {
 		log_warnx("sandbox %s: %s", sb->id, err);
 		sb->reaped = sb->out_eof = true;
+		/* As a shell or a container runtime says it: not found. */
+		sb->has_exit = true;
+		sb->exit_code = 127;
 		evtimer_del(sb->life_ev);
 		set_status(sb, ST(FAILED), err);
 		logbuf_close(sb->log);

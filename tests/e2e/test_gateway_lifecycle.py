@@ -129,6 +129,14 @@ def test_missing_command_fails_with_reason(gw):
     assert r.exit_code != 0
 
 
+def test_missing_command_without_isolation(gateway_factory):
+    c = gateway_factory("--isolation", "none").client
+    sid = c.start(command="/no/such/binary")
+    r = c.wait_status(sid, c.gw.SANDBOX_STATUS_FAILED)
+    assert "/no/such/binary" in r.status_reason
+    assert r.HasField("exit_code") and r.exit_code == 127
+
+
 def test_lifetime_expiry(gw):
     sid = gw.start(command="sleep", args=["600"], max_lifetime_seconds=1)
     r = gw.wait_status(sid, (gw.gw.SANDBOX_STATUS_FAILED,
