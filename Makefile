@@ -113,6 +113,10 @@ $(B)/tests/%: tests/unit/%.c $(LIBS) | $(PROTO_HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(LIBS) \
 		$(PKG_LIBS) $(CMOCKA_LIBS)
 
+# test-log catches the journal's lines: what sd_journal_sendv() becomes
+# (a macro for sd_journal_sendv_with_location) is wrapped.
+$(B)/tests/test-log: LDFLAGS += -Wl,--wrap=sd_journal_sendv_with_location
+
 $(B)/bench/%: bench/%.c $(LIBS) | $(PROTO_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
