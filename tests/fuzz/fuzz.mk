@@ -31,10 +31,7 @@ TSAN_ENV     := SANDBOXD_SANITIZE=1 TSAN_OPTIONS="suppressions=$(abspath tests/t
 	second_deadlock_stack=1 history_size=4 \
 	log_path=$(abspath $(TSAN_B))/tsan"
 
-# clang's -Wformat=2 also flags vsnprintf in common/log.c's vlog (no
-# format attribute there); gcc does not.  Until it has one, the clang
-# builds relax that one warning.
-FUZZ_WARN    := $(WARN) -Wno-format-nonliteral
+FUZZ_WARN    := $(WARN)
 FUZZ_MAKE    := $(MAKE) --no-print-directory CC="$(FUZZ_CC)" \
 	WARN="$(FUZZ_WARN)"
 
