@@ -50,6 +50,9 @@ $(FUZZ_B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBS)
 		-I$(FUZZ_B)/proto $(PKG_CFLAGS) $(FUZZ_CFLAGS) $(FUZZ_WARN) \
 		-fsanitize=fuzzer -o $@ $< $(FUZZ_LIBS) $(PKG_LIBS)
 
+# fuzz-dispatch includes its fake gateway.
+$(FUZZ_B)/fuzz/fuzz-dispatch: tests/fuzz/fake-gateway.c
+
 fuzz-build: fuzz-libs
 	+@$(MAKE) --no-print-directory $(FUZZ_BINS)
 
