@@ -147,6 +147,7 @@ max_clients_per_uid = 10
 max_inflight = 8
 admin_group = wheel
 idle_timeout = 5m
+write_timeout = 1m
 keep_warm_on_shutdown = yes
 exec_ring = 4Mi
 """,
