@@ -28,7 +28,7 @@ TSAN_B       ?= build-tsan
 TSAN_FLAGS   := -fsanitize=thread -fno-omit-frame-pointer
 TSAN_MAKEFLAGS = CFLAGS="-O1 -g $(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)"
 TSAN_ENV     := SANDBOXD_SANITIZE=1 TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) \
-	second_deadlock_stack=1 history_size=4 \
+	halt_on_error=1 second_deadlock_stack=1 history_size=4 \
 	log_path=$(abspath $(TSAN_B))/tsan"
 
 FUZZ_WARN    := $(WARN)
