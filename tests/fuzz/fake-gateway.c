@@ -49,7 +49,7 @@ struct fg_call {
 static grpc_server		*fg_server;
 static grpc_completion_queue	*fg_cq;
 static pthread_t		 fg_thread;
-static unsigned long		 fg_starts;	/* sandbox ids handed out */
+static unsigned long		 fg_starts;	/* sandbox ids made */
 
 static void
 fg_request(void)
@@ -96,52 +96,83 @@ fg_sandbox_of(grpc_byte_buffer *bb)
 	return id;
 }
 
+/* Start: a new sandbox, already running. */
 static void
-fg_unary(struct fg_call *fc, const char *m)
+fg_start(struct fg_call *fc)
 {
-	FG_PB(StartSandboxResponse)	 start = FG_INIT(START_SANDBOX_RESPONSE);
-	FG_PB(GetSandboxResponse)	 get = FG_INIT(GET_SANDBOX_RESPONSE);
-	FG_PB(StopSandboxResponse)	 stop = FG_INIT(STOP_SANDBOX_RESPONSE);
-	FG_PB(ListSandboxesResponse)	 list = FG_INIT(LIST_SANDBOXES_RESPONSE);
-	FG_PB(ExecSandboxResponse)	 exec = FG_INIT(EXEC_SANDBOX_RESPONSE);
-	FG_PB(ExecResponse)		 res = FG_INIT(EXEC_RESPONSE);
-	FG_PB(AddFileSandboxResponse)	 add = FG_INIT(ADD_FILE_SANDBOX_RESPONSE);
-	FG_PB(RetrieveFileSandboxResponse) ret =
-	    FG_INIT(RETRIEVE_FILE_SANDBOX_RESPONSE);
-	char				 id[32], *sid;
+	FG_PB(StartSandboxResponse) r = FG_INIT(START_SANDBOX_RESPONSE);
+	char			 id[32];
 
-	if (strcmp(m, "Start") == 0) {
-		snprintf(id, sizeof id, "sb-fake-%lu", ++fg_starts);
-		start.sandbox_id = id;
-		start.sandbox_status = FG_RUNNING;
-		fg_add(fc, &start.base);
-	} else if (strcmp(m, "Get") == 0) {
-		sid = fg_sandbox_of(fc->req);
-		get.sandbox_id = sid;
-		get.sandbox_status = FG_RUNNING;
-		fg_add(fc, &get.base);
-		free(sid);
-	} else if (strcmp(m, "Stop") == 0 || strcmp(m, "Delete") == 0) {
-		stop.success = true;
-		fg_add(fc, &stop.base);
-	} else if (strcmp(m, "List") == 0)
-		fg_add(fc, &list.base);
-	else if (strcmp(m, "Exec") == 0) {
-		res.stdout.data = (uint8_t *)"fake\n";
-		res.stdout.len = 5;
-		res.stdout_bytes_produced = 5;
-		exec.result = &res;
-		fg_add(fc, &exec.base);
-	} else if (strcmp(m, "AddFile") == 0) {
-		add.success = true;
-		fg_add(fc, &add.base);
-	} else if (strcmp(m, "RetrieveFile") == 0) {
-		ret.success = true;
-		ret.file_contents.data = (uint8_t *)"fake file\n";
-		ret.file_contents.len = 10;
-		fg_add(fc, &ret.base);
-	} else
-		fc->status = GRPC_STATUS_UNIMPLEMENTED;
+	snprintf(id, sizeof id, "sb-fake-%lu", ++fg_starts);
+	r.sandbox_id = id;
+	r.sandbox_status = FG_RUNNING;
+	fg_add(fc, &r.base);
+}
+
+/* Get: whatever was asked for is running. */
+static void
+fg_get(struct fg_call *fc)
+{
+	FG_PB(GetSandboxResponse) r = FG_INIT(GET_SANDBOX_RESPONSE);
+	char			*sid = fg_sandbox_of(fc->req);
+
+	r.sandbox_id = sid;
+	r.sandbox_status = FG_RUNNING;
+	fg_add(fc, &r.base);
+	free(sid);
+}
+
+/* Stop and Delete: done. */
+static void
+fg_stop(struct fg_call *fc)
+{
+	FG_PB(StopSandboxResponse) r = FG_INIT(STOP_SANDBOX_RESPONSE);
+
+	r.success = true;
+	fg_add(fc, &r.base);
+}
+
+/* List: nothing of ours upstream (reconciliation adopts nothing). */
+static void
+fg_list(struct fg_call *fc)
+{
+	FG_PB(ListSandboxesResponse) r = FG_INIT(LIST_SANDBOXES_RESPONSE);
+
+	fg_add(fc, &r.base);
+}
+
+static void
+fg_exec(struct fg_call *fc)
+{
+	FG_PB(ExecSandboxResponse) r = FG_INIT(EXEC_SANDBOX_RESPONSE);
+	FG_PB(ExecResponse)	 res = FG_INIT(EXEC_RESPONSE);
+
+	res.stdout.data = (uint8_t *)"fake\n";
+	res.stdout.len = 5;
+	res.stdout_bytes_produced = 5;
+	r.result = &res;
+	fg_add(fc, &r.base);
+}
+
+static void
+fg_add_file(struct fg_call *fc)
+{
+	FG_PB(AddFileSandboxResponse) r = FG_INIT(ADD_FILE_SANDBOX_RESPONSE);
+
+	r.success = true;
+	fg_add(fc, &r.base);
+}
+
+static void
+fg_retrieve_file(struct fg_call *fc)
+{
+	FG_PB(RetrieveFileSandboxResponse) r =
+	    FG_INIT(RETRIEVE_FILE_SANDBOX_RESPONSE);
+
+	r.success = true;
+	r.file_contents.data = (uint8_t *)"fake file\n";
+	r.file_contents.len = 10;
+	fg_add(fc, &r.base);
 }
 
 static void
@@ -149,7 +180,7 @@ fg_exec_stream(struct fg_call *fc)
 {
 	FG_PB(ExecStreamResponse)	 r = FG_INIT(EXEC_STREAM_RESPONSE);
 	FG_PB(StreamingExecReady)	 ready = FG_INIT(STREAMING_EXEC_READY);
-	FG_PB(ExecStreamOutput)		 out = FG_INIT(EXEC_STREAM_OUTPUT);
+	FG_PB(ExecStreamOutput)	 out = FG_INIT(EXEC_STREAM_OUTPUT);
 	FG_PB(ExecStreamExit)		 ex = FG_INIT(EXEC_STREAM_EXIT);
 
 	ready.session_id = "fake-session";
@@ -190,21 +221,39 @@ fg_log_stream(struct fg_call *fc)
 	fg_add(fc, &r.base);
 }
 
-/* The request is in: build the replies from the method's short name. */
+static const struct {
+	const char	*name;
+	void		(*answer)(struct fg_call *);
+} fg_methods[] = {
+	{ "Start", fg_start },
+	{ "Get", fg_get },
+	{ "Stop", fg_stop },
+	{ "Delete", fg_stop },
+	{ "List", fg_list },
+	{ "Exec", fg_exec },
+	{ "AddFile", fg_add_file },
+	{ "RetrieveFile", fg_retrieve_file },
+	{ "StreamExec", fg_exec_stream },
+	{ "StreamLogs", fg_log_stream },
+};
+
+/* The request is in: the replies of the method, by its short name. */
 static void
 fg_answer(struct fg_call *fc)
 {
 	char		*path = grpc_slice_to_c_string(fc->details.method);
 	const char	*m = strrchr(path, '/');
+	size_t		 i;
 
 	m = m != NULL ? m + 1 : path;
-	fc->status = GRPC_STATUS_OK;
-	if (strcmp(m, "StreamExec") == 0)
-		fg_exec_stream(fc);
-	else if (strcmp(m, "StreamLogs") == 0)
-		fg_log_stream(fc);
-	else
-		fg_unary(fc, m);
+	fc->status = GRPC_STATUS_UNIMPLEMENTED;
+	for (i = 0; i < sizeof fg_methods / sizeof fg_methods[0]; i++) {
+		if (strcmp(fg_methods[i].name, m) == 0) {
+			fc->status = GRPC_STATUS_OK;
+			fg_methods[i].answer(fc);
+			break;
+		}
+	}
 	gpr_free(path);
 	if (fc->req != NULL)
 		grpc_byte_buffer_destroy(fc->req);

@@ -17,8 +17,9 @@
  * l-aaaaaaaa, an exec.start after it x-bbbbbbbb).
  *
  * Every line that comes back must be a well-formed JSON-RPC response, or a
- * stream's notification, with any error of a known, non-internal kind.  The connection then closes, every
- * lease is released, and no client, lease or request may be left.
+ * stream's notification, with any error of a known, non-internal kind.
+ * The connection then closes, every lease is released, and no client,
+ * lease, running exec, gateway call or request may be left.
  */
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -99,7 +100,7 @@ static bool		 got_end1, got_end2;
 static int64_t		 end1_ms;
 static unsigned		 nreplies;
 static pthread_t	 loop_thread;
-static unsigned		 nids;		/* ids made in this input */
+static unsigned		 nids;		/* ids this input made */
 static bool		 verbose;	/* FUZZ_VERBOSE: log and replies */
 
 /*
