@@ -388,7 +388,10 @@ run_until(bool (*done)(void), const char *what)
 	}
 }
 
-/* SO_PEERCRED is taken at connect(): the effective ids then. */
+/*
+ * SO_PEERCRED is taken at connect(): the effective ids then.  Not run as
+ * root, every input connects as whoever runs the fuzzer.
+ */
 static struct bufferevent *
 connect_daemon(bool other)
 {
@@ -399,6 +402,7 @@ connect_daemon(bool other)
 	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", d.socket_path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		fatal("socket");
+	other = other && geteuid() == 0;
 	if (other && (setegid(OTHER_UID) == -1 || seteuid(OTHER_UID) == -1))
 		fatal("seteuid %d", OTHER_UID);
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1)
