@@ -292,8 +292,9 @@ class Report:
               x["rss_before_kib"] > 0 and growth < RSS_GROWTH_KIB)
         pm = x["per_method"]
         warm = read_text(self.raw, "load.warm")
-        pool = (f"{warm} of {x['clients']} sandboxes warm at the start"
-                if warm else "pool size not recorded")
+        pool = (f"{warm} of {x['clients']} sandboxes warm at the start; "
+                "a released sandbox is stopped, so later rounds wait on "
+                "the refill" if warm else "pool size not recorded")
         self.add("load", f"{x['clients']} clients, {x['requests']} requests "
                  f"({x['ops_s']:.0f}/s): " + lat(x), "—", "—", target, ok,
                  f"{x['failed']} failed ({x.get('timed_out', 0)} timed "
