@@ -10,7 +10,10 @@
  *
  * All CLIENTS connections are open before the first request goes out.
  * With DAEMON_PID, the daemon's open fds and RSS are read before the
- * clients connect and again after they have all gone (so a leak shows).
+ * clients connect, again after they have all gone, and RSS once more
+ * after SETTLE_S (so a leak shows, not the allocator's slack).
+ * A run that is not over GRACE_S (or SECONDS, if longer) past its end
+ * stops there: the clients still waiting count as failed ("timeout").
  * Exit 0 when every request was answered correctly, 1 otherwise.
  */
 #include <sys/resource.h>
@@ -28,6 +31,9 @@
 #include "base64.h"
 #include "bench.h"
 #include "jsonrpc.h"
+
+#define GRACE_S		60	/* for the last answers after SECONDS */
+#define SETTLE_S	2	/* before the last RSS reading */
 
 enum phase { ACQUIRE, EXEC, RELEASE, DONE };
 static const char *const phase_names[] = { "acquire", "exec", "release" };
@@ -49,6 +55,7 @@ struct load {
 	const char		*pool;
 	int64_t			 deadline_ns;
 	int			 open;		/* connections not yet done */
+	long			 timed_out;	/* still waiting at the end */
 	long			 iterations, requests, failed;
 	json_t			*errors;	/* kind → count */
 	struct bench_samples	 lat[3];	/* per phase */
@@ -308,6 +315,21 @@ rss_kib(long pid)
 	return kib;
 }
 
+/* Past the grace: every client still waiting failed, and the run ends. */
+static void
+overtime(evutil_socket_t fd, short what, void *arg)
+{
+	struct load	*ld = arg;
+	char		 why[128];
+
+	ld->timed_out = ld->open;
+	snprintf(why, sizeof why, "%d clients still waiting for an answer "
+	    "after the grace period", ld->open);
+	failure(ld, "timeout", why);
+	ld->failed += ld->open - 1;	/* one failure each */
+	event_base_loopbreak(ld->base);
+}
+
 static json_t *
 summary(struct bench_samples *s)
 {
@@ -323,8 +345,11 @@ main(int argc, char **argv)
 	struct load	 ld = { 0 };
 	struct conn	*conns;
 	long		 clients, seconds, pid = 0, fds0, fds1, rss0, rss1;
+	long		 rss2;
 	int64_t		 t0, elapsed;
 	json_t		*res, *per;
+	struct event	*stop;
+	struct timeval	 tv = { 0, 0 };
 	int		 i;
 
 	log_init("load", 0);
@@ -354,23 +379,32 @@ main(int argc, char **argv)
 	ld.open = (int)clients;
 	t0 = bench_now_ns();
 	ld.deadline_ns = t0 + (int64_t)seconds * 1000000000;
+	tv.tv_sec = seconds + (seconds > GRACE_S ? seconds : GRACE_S);
+	stop = evtimer_new(ld.base, overtime, &ld);
+	evtimer_add(stop, &tv);
 	for (i = 0; i < clients; i++)
 		conn_send(&conns[i]);
 	event_base_dispatch(ld.base);
 	elapsed = bench_now_ns() - t0;
+	event_free(stop);
+	for (i = 0; i < clients; i++)
+		conn_done(&conns[i]);	/* those the grace cut off */
 
 	/* The daemon notices the closes on its next loop passes. */
 	for (i = 0; i < 50 && fd_count(pid) > fds0; i++)
 		usleep(100 * 1000);
 	fds1 = fd_count(pid);
 	rss1 = rss_kib(pid);
+	if (pid > 0)
+		sleep(SETTLE_S);
+	rss2 = rss_kib(pid);
 
 	per = json_object();
 	for (i = 0; i < 3; i++)
 		json_object_set_new(per, phase_names[i], summary(&ld.lat[i]));
 	res = summary(&ld.all);
 	json_object_update_new(res, json_pack("{s:I, s:f, s:I, s:I, s:I, "
-	    "s:f, s:o, s:o, s:I, s:I, s:I, s:I}",
+	    "s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "clients", (json_int_t)clients,
 	    "seconds", (double)elapsed / 1e9,
 	    "iterations", (json_int_t)ld.iterations,
@@ -381,7 +415,9 @@ main(int argc, char **argv)
 	    "errors", ld.errors,
 	    "fds_before", (json_int_t)fds0, "fds_after", (json_int_t)fds1,
 	    "rss_before_kib", (json_int_t)rss0,
-	    "rss_after_kib", (json_int_t)rss1));
+	    "rss_after_kib", (json_int_t)rss1,
+	    "rss_settled_kib", (json_int_t)rss2,
+	    "timed_out", (json_int_t)ld.timed_out));
 	if (ld.failed > 0)
 		json_object_set_new(res, "first_error",
 		    json_string(ld.first_error));

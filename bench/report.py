@@ -42,6 +42,20 @@ def norm(x):
             "mean_us": sum(t) / len(t), "tool": x.get("tool", "?")}
 
 
+# The load case's leak check: the daemon's RSS after the run (and after a
+# settle) against before.  Generous: a leak per request would pass it by far.
+RSS_GROWTH_KIB = 32 * 1024
+
+
+def read_text(raw, name):
+    """A small side file run.sh wrote (RAW/NAME), stripped; None if none."""
+    path = os.path.join(raw, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return f.read().strip() or None
+
+
 def skipped(raw, case):
     path = os.path.join(raw, f"{case}.skip")
     if os.path.exists(path):
@@ -268,21 +282,30 @@ class Report:
 
     def load(self):
         runs = load(self.raw, "load")
+        target = "all answered; no fd leak; RSS growth < 32 MiB"
         if not runs:
-            return self.missing("load", "all answered; no fd leak",
-                                skipped(self.raw, "load"))
+            return self.missing("load", target, skipped(self.raw, "load"))
         x = runs[-1]
-        ok = x["failed"] == 0 and x["fds_after"] <= x["fds_before"]
+        growth = max(x["rss_after_kib"], x.get("rss_settled_kib", 0)) - \
+            x["rss_before_kib"]
+        ok = (x["failed"] == 0 and x["fds_after"] <= x["fds_before"] and
+              x["rss_before_kib"] > 0 and growth < RSS_GROWTH_KIB)
         pm = x["per_method"]
+        warm = read_text(self.raw, "load.warm")
+        pool = (f"{warm} of {x['clients']} sandboxes warm at the start; "
+                "a released sandbox is stopped, so later rounds wait on "
+                "the refill" if warm else "pool size not recorded")
         self.add("load", f"{x['clients']} clients, {x['requests']} requests "
-                 f"({x['ops_s']:.0f}/s): " + lat(x), "—", "—",
-                 "all answered; no fd leak", ok,
-                 f"{x['failed']} failed; exec {lat(pm['exec'])}, release "
-                 f"{lat(pm['release'])}, acquire {lat(pm['acquire'])} "
-                 f"(waits for the pool to refill); daemon fds "
-                 f"{x['fds_before']}→{x['fds_after']}, RSS "
-                 f"{x['rss_before_kib'] / 1024:.1f}→"
-                 f"{x['rss_after_kib'] / 1024:.1f} MiB", x)
+                 f"({x['ops_s']:.0f}/s): " + lat(x), "—", "—", target, ok,
+                 f"{x['failed']} failed ({x.get('timed_out', 0)} timed "
+                 f"out); exec {lat(pm['exec'])} (the daemon's own path), "
+                 f"release {lat(pm['release'])}, acquire "
+                 f"{lat(pm['acquire'])} (includes any wait for the pool: "
+                 f"{pool}); daemon fds {x['fds_before']}→{x['fds_after']}, "
+                 f"RSS {x['rss_before_kib'] / 1024:.1f}→"
+                 f"{x['rss_after_kib'] / 1024:.1f}→"
+                 f"{x.get('rss_settled_kib', 0) / 1024:.1f} MiB "
+                 f"(before, after, settled)", x)
 
     # --- output ------------------------------------------------------------
 

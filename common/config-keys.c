@@ -44,6 +44,7 @@ const struct cfg_key cfg_keys[] = {
 	{ D(metrics_allow_remote), BOOL, .def = "no" },
 	{ D(idle_timeout), DUR(0, 365 * DAY), .def = "5m" },
 	{ D(line_timeout), DUR(SEC, DAY), .def = "30s" },
+	{ D(write_timeout), DUR(SEC, DAY), .def = "60s" },
 	{ D(keep_warm_on_shutdown), BOOL, .def = "no" },
 	{ D(exec_ring), SIZE(0, 1LL << 30), .def = "4Mi" },
 	{ D(reconcile_interval), DUR(SEC, DAY), .def = "60s" },

@@ -28,6 +28,7 @@ struct config_daemon {
 	bool		 metrics_allow_remote;	/* false: loopback only */
 	int64_t		 idle_timeout;	/* ms, 5m, 0 = none */
 	int64_t		 line_timeout;	/* ms, 30s: a line's first to last byte */
+	int64_t		 write_timeout;	/* ms, 60s: queued output not moving */
 	bool		 keep_warm_on_shutdown;	/* false */
 	uint64_t	 exec_ring;	/* detached exec output ring, 4Mi */
 	int64_t		 reconcile_interval;	/* ms, 60s */

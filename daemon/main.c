@@ -280,6 +280,21 @@ setup_paths(struct daemon *d, const char *sock_flag, const char *state_flag)
 	check_own_dir(d->state_dir);
 }
 
+/*
+ * Wipes a key from the environment.  unsetenv() only drops the pointer:
+ * the bytes stay in the initial environment block, which anyone who may
+ * read /proc/PID/environ sees.  getenv() points right into that block.
+ */
+static void
+forget_env_key(const char *name)
+{
+	char	*v = getenv(name);
+
+	if (v != NULL)
+		explicit_bzero(v, strlen(v));
+	unsetenv(name);
+}
+
 /* Connects the gateway client to the configured or local gateway. */
 static void
 setup_gateway(struct daemon *d, const char *flag)
@@ -305,9 +320,9 @@ setup_gateway(struct daemon *d, const char *flag)
 		exit(EX_CONFIG);
 	}
 	/* Read once; the local gateway child must not inherit the keys. */
-	unsetenv("SANDBOXD_API_KEY");
-	unsetenv("WANDB_API_KEY");
-	unsetenv("CWSANDBOX_API_KEY");
+	forget_env_key("SANDBOXD_API_KEY");
+	forget_env_key("WANDB_API_KEY");
+	forget_env_key("CWSANDBOX_API_KEY");
 	if (strcmp(addr, "local") == 0) {
 		if ((d->local_gw = local_gw_start(d, &err)) == NULL)
 			fatalx("local gateway: %s", err);

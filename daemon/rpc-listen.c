@@ -212,9 +212,10 @@ rpc_server_new(struct daemon *d, const char *path, int fd, char **err)
 	srv->d = d;
 	srv->path = path != NULL ? xstrdup(path) : NULL;
 	TAILQ_INIT(&srv->clients);
-	/* Thousands of clients share two timeouts: O(1) re-arming. */
+	/* Thousands of clients share three timeouts: O(1) re-arming. */
 	srv->idle_tv = common_timeout(d->base, d->cfg.daemon.idle_timeout);
 	srv->line_tv = common_timeout(d->base, d->cfg.daemon.line_timeout);
+	srv->write_tv = common_timeout(d->base, d->cfg.daemon.write_timeout);
 	raise_nofile(d->cfg.daemon.max_clients);
 	srv->resume_ev = evtimer_new(d->base, accept_resume, srv);
 	srv->listener = evconnlistener_new(d->base, accept_cb, srv,

@@ -39,6 +39,8 @@ struct rpc_client {
 	unsigned		 streams;	/* execs and tails it watches */
 	struct event		*idle_ev;	/* idle_timeout */
 	struct event		*line_ev;	/* line_timeout of a partial line */
+	struct event		*write_ev;	/* write_timeout of queued output */
+	struct evbuffer_cb_entry *out_cb;	/* watches output progress */
 	LIST_HEAD(, close_hook)	 hooks;
 	TAILQ_ENTRY(rpc_client)	 entry;
 };
@@ -52,6 +54,7 @@ struct rpc_server {
 	uint64_t		 next_id;
 	const struct timeval	*idle_tv;	/* NULL: no idle timeout */
 	const struct timeval	*line_tv;
+	const struct timeval	*write_tv;
 	TAILQ_HEAD(, rpc_client) clients;
 };
 

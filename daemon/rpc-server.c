@@ -1,9 +1,9 @@
 /*
  * One connection on the control socket: line framing (a line past
- * max_line is answered and skipped), idle_timeout and line_timeout,
- * output backpressure with high and low watermarks, close and drain
- * hooks, and the client API the rest of the daemon uses.  rpc-listen.c
- * accepts connections and hands them to client_new().
+ * max_line is answered and skipped), idle_timeout, line_timeout and
+ * write_timeout, output backpressure with high and low watermarks, close
+ * and drain hooks, and the client API the rest of the daemon uses.
+ * rpc-listen.c accepts connections and hands them to client_new().
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -30,11 +30,19 @@
 #define OUT_HIGH_WATER	(8u << 20)
 #define OUT_LOW_WATER	RPC_CLIENT_LOW_WATER
 
-/* Sends a framing error that has no request behind it. */
+/*
+ * Sends a framing error that has no request behind it.  A line past the
+ * limit says which key of sandboxd.conf(5) that is, and its value.
+ */
 static void
 send_fail(struct rpc_client *c, enum rpc_err e, json_t *id, const char *msg)
 {
-	rpc_client_send(c, rpc_error_new(id, e, NULL, "%s", msg));
+	json_t	*data = NULL;
+
+	if (e == RPC_ERR_TOO_LARGE)
+		data = json_pack("{s:s, s:I}", "key", "max_line", "limit",
+		    (json_int_t)c->srv->d->cfg.daemon.max_line);
+	rpc_client_send(c, rpc_error_new(id, e, data, "%s", msg));
 }
 
 /*
@@ -59,7 +67,11 @@ client_close_with(struct rpc_client *c, const char *why)
 	client_close(c);
 }
 
-/* Work in progress, or anything bound to it, keeps a connection busy. */
+/*
+ * Work in progress, or anything bound to it, keeps a connection busy.
+ * Output waiting for the client does too; write_timeout closes a client
+ * that leaves it waiting without reading.
+ */
 static bool
 client_busy(const struct rpc_client *c)
 {
@@ -94,7 +106,8 @@ idle_fire(evutil_socket_t fd, short what, void *arg)
 /*
  * A line begun line_timeout ago is still not complete: a slow-loris
  * client (one byte a second) would otherwise hold its slot for ever.
- * While we are the ones not reading (output backpressure) it waits.
+ * While we are the ones not reading (output backpressure) it waits: the
+ * output then moves, or write_timeout closes the connection.
  */
 static void
 line_fire(evutil_socket_t fd, short what, void *arg)
@@ -112,6 +125,41 @@ line_fire(evutil_socket_t fd, short what, void *arg)
 	    "line_timeout (%s) to arrive", format_duration(dur, sizeof dur,
 	    c->srv->d->cfg.daemon.line_timeout));
 	client_close_with(c, why);
+}
+
+/*
+ * Queued output has not moved for write_timeout: the client sends and does
+ * not read its replies.  It would otherwise hold its slot, its queued
+ * output and its streams for ever, busy in the idle clock's eyes.
+ */
+static void
+write_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct rpc_client	*c = arg;
+	char			 dur[32], why[160];
+
+	if (c->bev == NULL)
+		return;
+	snprintf(why, sizeof why, "closed: replies not read for "
+	    "write_timeout (%s, %zu bytes queued)", format_duration(dur,
+	    sizeof dur, c->srv->d->cfg.daemon.write_timeout),
+	    rpc_client_queued(c));
+	client_close_with(c, why);
+}
+
+/* The write clock runs while output is queued, from its last progress. */
+static void
+out_changed(struct evbuffer *out, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct rpc_client	*c = arg;
+
+	if (c->write_ev == NULL || c->srv->write_tv == NULL)
+		return;
+	if (evbuffer_get_length(out) == 0)
+		evtimer_del(c->write_ev);
+	else if (info->n_deleted > 0 || !evtimer_pending(c->write_ev, NULL))
+		evtimer_add(c->write_ev, c->srv->write_tv);
 }
 
 /* Times a partial line from its first byte; a new line restarts it. */
@@ -251,11 +299,13 @@ client_close(struct rpc_client *c)
 
 	if (c->bev == NULL)
 		return;
+	evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	event_free(c->idle_ev);
 	event_free(c->line_ev);
-	c->idle_ev = c->line_ev = NULL;
+	event_free(c->write_ev);
+	c->idle_ev = c->line_ev = c->write_ev = NULL;
 	TAILQ_REMOVE(&c->srv->clients, c, entry);
 	c->srv->nclients--;
 	log_debug("client %llu: closed", (unsigned long long)c->id);
@@ -288,8 +338,11 @@ client_new(struct rpc_server *srv, evutil_socket_t fd,
 	LIST_INIT(&c->drain_hooks);
 	c->idle_ev = evtimer_new(srv->d->base, idle_fire, c);
 	c->line_ev = evtimer_new(srv->d->base, line_fire, c);
+	c->write_ev = evtimer_new(srv->d->base, write_fire, c);
 	c->bev = bufferevent_socket_new(srv->d->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
+	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev),
+	    out_changed, c);
 	/* Large lines (files, stdin, streamed output) move in big reads. */
 	bufferevent_set_max_single_read(c->bev, 256 * 1024);
 	bufferevent_set_max_single_write(c->bev, 256 * 1024);

@@ -3,7 +3,8 @@
 Each limit trips with `overloaded` (-32010) and a message naming it (the
 line limit with `too_large`), and the daemon stays healthy afterwards:
 max_clients, max_clients_per_uid, max_inflight, max_streams, max_line,
-idle_timeout, line_timeout (slow loris), and accept backing off on EMFILE.
+idle_timeout, line_timeout (slow loris), write_timeout (a client that does
+not read), and accept backing off on EMFILE.
 """
 import json
 import os
@@ -217,6 +218,9 @@ def test_max_line(tmpdir_short, procs, gw):
     m = c.read_msg()
     assert m["error"]["data"]["kind"] == "too_large", m
     assert "2048" in m["error"]["message"], m
+    # like overloaded, it names the limit: the key and its value
+    assert m["error"]["data"]["key"] == "max_line", m
+    assert m["error"]["data"]["limit"] == 2048, m
     assert c.call("status") is not None
     c.close()
     healthy(d)
@@ -297,6 +301,36 @@ def test_slow_loris(tmpdir_short, procs, gw):
     msgs = read_until_eof(stuck)
     assert_overloaded(msgs[0], "line_timeout")
     # while a normal client, even one with pauses between lines, is fine
+    c = d.rpc()
+    for _ in range(3):
+        assert c.call("status") is not None
+        time.sleep(1)
+    c.close()
+    healthy(d)
+
+
+def test_write_timeout(tmpdir_short, procs, gw):
+    """A client that sends requests and never reads the replies is closed
+    once its queued output stops moving for write_timeout, even though
+    output pending counts as busy for idle_timeout."""
+    d = daemon_with(tmpdir_short, procs, gw,
+                    "idle_timeout = 2s\nwrite_timeout = 2s\n")
+    deaf = d.rpc()
+    line = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "status"})
+    start = time.monotonic()
+    try:
+        # past 8 MiB of queued replies the daemon stops reading: this
+        # send then blocks until the daemon closes the connection
+        deaf.send_raw((line + "\n").encode() * 20000)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    # the clock runs out before the client reads a byte
+    sbxtest.wait_for(lambda: "replies not read for write_timeout" in
+                     d.proc.output(), timeout=20, what="the log line")
+    msgs = read_until_eof(deaf)
+    assert len(msgs) < 20000, "every reply came: nothing was held up"
+    assert time.monotonic() - start < 30
+    # a client that reads, however slowly, keeps its connection
     c = d.rpc()
     for _ in range(3):
         assert c.call("status") is not None

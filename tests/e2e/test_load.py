@@ -3,8 +3,10 @@
 The short version of `bench/load` (bench/run.sh runs the long one with
 1000 clients and reports p99): 200 connections open at once, each leasing,
 executing and releasing in a loop for 20 s.  Every reply must be the right
-one, no lease may be left, and the daemon's fds must come back to where
-they were.  No timing is asserted.
+one, no lease may be left, the daemon's fds must come back to where they
+were and its RSS may not grow by more than a leak would explain.  No
+timing is asserted (the load client's own overall timeout only turns a
+hang into a clear failure).
 """
 import json
 import os
@@ -15,6 +17,9 @@ from sbxd import Daemon, Gateway
 
 CLIENTS = 200
 SECONDS = 20
+# A leak check, not a measurement: 200 clients x 3 requests x thousands of
+# iterations would leave far more behind than this if each leaked anything.
+RSS_GROWTH_KIB = 32 * 1024
 
 
 def test_many_clients_lease_exec_release(tmpdir_short, procs):
@@ -41,4 +46,10 @@ def test_many_clients_lease_exec_release(tmpdir_short, procs):
     st = d.call("status")
     assert st["clients"] == 1, st
     assert res["fds_after"] <= res["fds_before"], res
+    assert res["rss_before_kib"] > 0, res
+    if os.environ.get("SANDBOXD_SANITIZE") != "1":
+        # Sanitizer builds keep freed memory in quarantine (and shadow it):
+        # RSS says nothing there, LeakSanitizer checks leaks instead.
+        for k in ("rss_after_kib", "rss_settled_kib"):
+            assert res[k] - res["rss_before_kib"] < RSS_GROWTH_KIB, res
     assert d.proc.alive()

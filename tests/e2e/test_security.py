@@ -304,6 +304,7 @@ def test_secret_scan(tmpdir_short, procs, source):
         env.pop(k, None)
     if source == "env":
         env["SANDBOXD_API_KEY"] = key
+        env["WANDB_API_KEY"] = key + "-wandb"     # read too, then wiped
     else:
         creds = os.path.join(tmpdir_short, "creds")
         os.mkdir(creds, 0o700)
@@ -317,9 +318,15 @@ def test_secret_scan(tmpdir_short, procs, source):
     needle = key.encode()
     assert needle not in seen
     assert needle not in read_bytes(f"/proc/{d.proc.pid}/cmdline")
+    # unsetenv() alone leaves the bytes in the block /proc shows
+    environ = read_bytes(f"/proc/{d.proc.pid}/environ")
+    assert environ, "cannot read the daemon's environment"
+    assert needle not in environ
     assert needle not in state_bytes(d.state)
     d.proc.stop()
+    # what the daemon leaves behind: its log and its state directory
     assert key not in d.proc.output()
+    assert needle not in state_bytes(d.state)
     assert b"sbxkey-" not in seen
 
 

@@ -2,16 +2,15 @@
  * libFuzzer: gateway replies as the daemon reads them.  The first byte
  * picks a message; the rest are its wire bytes, handed as a gRPC byte
  * buffer to the daemon's own reply readers (the static *_done functions of
- * gw-calls.c and xs_message/xs_end of gw-exec-stream.c, reached by
- * including those files: they have no other entry point without a live
- * call).  Messages the daemon does not read yet (LogStreamResponse) are
- * decoded and re-encoded (not decoded again: protobuf-c keeps unknown
- * fields, field number 0 included, and writes back what it then refuses).
+ * gw-calls.c, xs_message/xs_end of gw-exec-stream.c and ls_message/ls_end
+ * of gw-log-stream.c, reached by including those files: they have no
+ * other entry point without a live call).
  *
- * For StreamExec the rest is a sequence of frames, each a 2-byte
- * big-endian length and that many bytes, followed by the call's status
- * (one byte): every frame goes through xs_message and the stream then ends
- * through the real gw_stream machinery, so on_done must run exactly once.
+ * For StreamExec and StreamLogs the rest is a sequence of frames, each a
+ * 2-byte big-endian length and that many bytes, followed by the call's
+ * status (one byte): every frame goes through the stream's reader and the
+ * stream then ends through the real gw_stream machinery, so its on_done
+ * must run exactly once.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 
 #include "gw-calls.c"
 #include "gw-exec-stream.c"
+#include "gw-log-stream.c"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -200,23 +200,21 @@ xs_done(void *arg, const struct gw_error *e, int exit_code)
 	}
 }
 
-/* A StreamExec: frames through xs_message, then the stream's end. */
+/*
+ * Frames (2-byte length, bytes) through a stream's reader, then the
+ * status byte ends the stream: its on_done must have run once after.
+ */
 static void
-exec_stream(const uint8_t *data, size_t size)
+frames(const uint8_t *data, size_t size, void *x, const struct
+    gw_stream_ops *ops, struct gw_stream **s)
 {
-	static const struct gw_exec_stream_cbs cbs = { xs_ready, xs_output,
-		xs_done };
-	struct gw_exec_stream	*x = xcalloc(1, sizeof *x);
 	grpc_byte_buffer	*bb;
 	size_t			 len;
 	int			 status = 0, spins;
 
-	x->gw = gw;
-	x->cbs = cbs;
-	if (size > 0) {
+	if (size > 0)
 		status = data[--size] % 17;
-	}
-	x->s = gw_stream_dead(gw, status, "fuzzed status", &xs_ops, x);
+	*s = gw_stream_dead(gw, status, "fuzzed status", ops, x);
 	while (size >= 2) {
 		len = (size_t)data[0] << 8 | data[1];
 		data += 2;
@@ -224,7 +222,7 @@ exec_stream(const uint8_t *data, size_t size)
 		if (len > size)
 			len = size;
 		bb = bytes_bb(data, len);
-		xs_message(x, bb);
+		ops->message(x, bb);
 		grpc_byte_buffer_destroy(bb);
 		data += len;
 		size -= len;
@@ -235,27 +233,47 @@ exec_stream(const uint8_t *data, size_t size)
 		abort();
 }
 
-/* What the daemon does not read yet: decode, then encode. */
+/* A StreamExec: frames through xs_message, then the stream's end. */
+static void
+exec_stream(const uint8_t *data, size_t size)
+{
+	static const struct gw_exec_stream_cbs cbs = { xs_ready, xs_output,
+		xs_done };
+	struct gw_exec_stream	*x = xcalloc(1, sizeof *x);
+
+	x->gw = gw;
+	x->cbs = cbs;
+	frames(data, size, x, &xs_ops, &x->s);
+}
+
+static void
+ls_data(void *arg, const char *session_id, uint64_t offset, int64_t ts_ms,
+    const unsigned char *data, size_t len)
+{
+	if (ncalls != 0 || session_id == NULL || data == NULL || len == 0)
+		abort();
+	(void)strlen(session_id);
+	(void)((volatile const unsigned char *)data)[len - 1];
+}
+
+static void
+ls_done(void *arg, const struct gw_error *e)
+{
+	ncalls++;
+	if (e != NULL)
+		check_error(e);
+}
+
+/* A StreamLogs: frames through ls_message, then the stream's end. */
 static void
 log_stream(const uint8_t *data, size_t size)
 {
-	grpc_byte_buffer	*bb = bytes_bb(data, size);
-	ProtobufCMessage	*m;
-	uint8_t			*buf;
-	size_t			 len;
-	const ProtobufCMessageDescriptor *d =
-	    &coreweave__sandbox__v1beta2__log_stream_response__descriptor;
+	static const struct gw_log_stream_cbs cbs = { ls_data, ls_done };
+	struct gw_log_stream	*x = xcalloc(1, sizeof *x);
 
-	m = pbuf_unpack(bb, d);
-	grpc_byte_buffer_destroy(bb);
-	if (m == NULL)
-		return;
-	len = protobuf_c_message_get_packed_size(m);
-	buf = xmalloc(len + 1);
-	if (protobuf_c_message_pack(m, buf) != len)
-		abort();
-	protobuf_c_message_free_unpacked(m, NULL);
-	free(buf);
+	x->gw = gw;
+	x->cbs = cbs;
+	frames(data, size, x, &ls_ops, &x->s);
 }
 
 int

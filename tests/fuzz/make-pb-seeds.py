@@ -2,8 +2,8 @@
 """Writes the fuzz-pb seed corpus: one file per gateway reply shape.
 
 Each file is the harness's selector byte (see fuzz-pb.c) followed by the
-encoded message; StreamExec seeds are length-prefixed frames followed by a
-status byte.  Run from the repository root with /usr/bin/python3; the
+encoded message; StreamExec and StreamLogs seeds are length-prefixed
+frames followed by a status byte.  Run from the repository root with /usr/bin/python3; the
 output is committed (the files are tiny), so this only reruns when the
 protos change.
 """
@@ -105,10 +105,21 @@ def seeds(gw, st):
     s["stream-deadline"] = (STREAM, frames([], 4))
     s["stream-cancelled"] = (STREAM, frames([], 1))
     L = st.LogStreamResponse
-    s["log-data"] = (LOG, L(data={"data": b"line\n", "timestamp": ts,
-                                  "session_id": "s", "offset": 42}))
-    s["log-error"] = (LOG, L(error={"message": "gone", "code": "NOT_FOUND"}))
-    s["log-complete"] = (LOG, L(complete={}))
+    s["log-data-complete"] = (LOG, frames([
+        L(data={"data": b"line\n", "timestamp": ts, "session_id": "s",
+                "offset": 42}),
+        L(data={"data": b"more\n", "session_id": "s", "offset": 47}),
+        L(complete={})], 0))
+    s["log-data-ok"] = (LOG, frames([L(data={"data": b"x"})], 0))
+    s["log-error"] = (LOG, frames([
+        L(error={"message": "gone", "code": "NOT_FOUND"})], 0))
+    s["log-error-unknown-code"] = (LOG, frames([
+        L(error={"message": "boom\n", "code": "WHATEVER"}),
+        L(data={"data": b"after"})], 0))
+    s["log-unavailable"] = (LOG, frames([
+        L(data={"data": b"partial", "session_id": "s"})], 14))
+    s["log-empty-data"] = (LOG, frames([L(data={})], 0))
+    s["log-cancelled"] = (LOG, frames([], 1))
     return s
 
 

@@ -3,9 +3,17 @@
 newline), fuzz-dispatch (one or more newline-terminated lines per file) and
 fuzz-config (sandboxd.conf snippets).  The output is committed; rerun with
 /usr/bin/python3 from the repository root when methods or keys change.
+
+Every method of the daemon's table (daemon/rpc-dispatch.c) has a seed; the
+script checks that against the table.  fuzz-dispatch seeds use what that
+harness provides: the ready leases l-00000000 (root's) and l-11111111
+(uid 65534's), ids made in order (the first of an input is x-aaaaaaaa or
+l-aaaaaaaa, the next ...bbbbbbbb) and a leading space to connect as uid
+65534.
 """
 import json
 import os
+import re
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -18,6 +26,10 @@ def req(method, params=None, id=1):
         m["params"] = params
     return json.dumps(m, separators=(",", ":"))
 
+
+ROOT = "l-00000000"     # fuzz-dispatch's ready lease of root
+USER = "l-11111111"     # ... and of uid 65534
+X1 = "x-aaaaaaaa"       # the first exec an input starts
 
 # Every method with good parameters, and with the bad kinds of each.
 REQUESTS = {
@@ -57,6 +69,36 @@ REQUESTS = {
                                      "data_b64": "AAEC"}),
     "file-read": req("file.read", {"lease": "l-1", "path": "/etc/hostname"}),
     "unknown-method": req("lease.steal", {"lease": "l-1"}),
+    "lease-renew": req("lease.renew", {"lease": ROOT, "ttl": "10m"}),
+    "lease-renew-bad-ttl": req("lease.renew", {"lease": ROOT, "ttl": -5}),
+    "pool-list": req("pool.list"),
+    "pool-resize": req("pool.resize", {"pool": "py", "warm": 2}),
+    "pool-resize-auto": req("pool.resize", {"pool": "cold",
+                                            "warm": "auto"}),
+    "pool-resize-missing": req("pool.resize", {"pool": "nope", "warm": 1}),
+    "budget-get": req("budget.get"),
+    "budget-get-all": req("budget.get", {"all": True}),
+    "metrics": req("metrics"),
+    "gateway-check": req("gateway.check"),
+    "exec-start": req("exec.start", {
+        "lease": ROOT, "argv": ["sh", "-c", "cat"], "env": {"A": "1"},
+        "tty": True, "width": 80, "height": 24, "stdin": True,
+        "timeout": "10s"}),
+    "exec-start-detach": req("exec.start", {
+        "lease": ROOT, "argv": ["make"], "detach": True}),
+    "exec-write": req("exec.write", {"exec": X1, "data_b64": "aGkK"}),
+    "exec-close-stdin": req("exec.close_stdin", {"exec": X1}),
+    "exec-resize": req("exec.resize", {"exec": X1, "width": 120,
+                                       "height": 40}),
+    "exec-cancel": req("exec.cancel", {"exec": X1}),
+    "exec-attach": req("exec.attach", {"exec": X1, "from": 0}),
+    "exec-detach": req("exec.detach", {"exec": X1}),
+    "exec-list": req("exec.list"),
+    "exec-list-all": req("exec.list", {"all": True}),
+    "tail-start": req("tail.start", {"lease": ROOT, "follow": True,
+                                     "lines": 10, "since": "5m",
+                                     "timestamps": True}),
+    "tail-stop": req("tail.stop", {"tail": "t-aaaaaaaa"}),
     "string-id": req("status", None, "abc"),
     "null-id": req("status", None, None),
     "params-array": req("status", [1, 2]),
@@ -105,6 +147,7 @@ max_clients_per_uid = 10
 max_inflight = 8
 admin_group = wheel
 idle_timeout = 5m
+write_timeout = 1m
 keep_warm_on_shutdown = yes
 exec_ring = 4Mi
 """,
@@ -183,6 +226,110 @@ gpu_type = A100
 }
 
 
+def flow(*lines):
+    """Several requests on one connection, ids counting from 1."""
+    out = []
+    for i, (method, params) in enumerate(lines, 1):
+        out.append(req(method, params, id=i))
+    return "\n".join(out) + "\n"
+
+
+# fuzz-dispatch: requests that build on each other, as root and as the
+# unprivileged user (leading space) on its own lease and on root's.
+FLOWS = {
+    "flow-exec-stream": flow(
+        ("exec.start", {"lease": ROOT, "argv": ["cat"], "stdin": True,
+                        "tty": True}),
+        ("exec.write", {"exec": X1, "data_b64": "aGVsbG8K"}),
+        ("exec.resize", {"exec": X1, "width": 100, "height": 30}),
+        ("exec.list", {}),
+        ("exec.detach", {"exec": X1}),
+        ("exec.attach", {"exec": X1, "from": 0}),
+        ("exec.close_stdin", {"exec": X1}),
+        ("exec.cancel", {"exec": X1})),
+    "flow-exec-detached": flow(
+        ("exec.start", {"lease": ROOT, "argv": ["true"], "detach": True}),
+        ("exec.attach", {"exec": X1}),
+        ("exec.list", {"all": True})),
+    "flow-tail": flow(
+        ("tail.start", {"lease": ROOT, "follow": True}),
+        ("tail.start", {"lease": ROOT, "lines": 5}),
+        ("tail.stop", {"tail": "t-aaaaaaaa"})),
+    "flow-lease": flow(
+        ("lease.get", {"lease": ROOT}),
+        ("exec", {"lease": ROOT, "argv": ["echo", "hi"]}),
+        ("file.write", {"lease": ROOT, "path": "/tmp/a",
+                        "data_b64": "aGk="}),
+        ("file.read", {"lease": ROOT, "path": "/tmp/a"}),
+        ("lease.renew", {"lease": ROOT, "ttl": "1h"}),
+        ("lease.wait", {"lease": ROOT, "timeout": "50ms"}),
+        ("lease.release", {"lease": ROOT, "wait": True})),
+    "flow-acquire-release": flow(
+        ("lease.acquire", {"ttl": "5m", "wait": 5}),
+        ("lease.wait", {"lease": "l-aaaaaaaa", "timeout": 1}),
+        ("lease.list", {}),
+        ("lease.release", {"lease": "l-aaaaaaaa"})),
+    "flow-pool": flow(
+        ("lease.acquire", {"pool": "py"}),
+        ("pool.list", {}),
+        ("pool.resize", {"pool": "py", "warm": 0}),
+        ("pool.resize", {"pool": "py", "warm": "auto"}),
+        ("budget.get", {})),
+    "flow-admin": flow(
+        ("lease.list", {"all": True}),
+        ("budget.get", {"all": True}),
+        ("exec.list", {"all": True}),
+        ("metrics", {}),
+        ("gateway.check", {}),
+        ("status", {})),
+    "other-own-lease": " " + flow(
+        ("lease.get", {"lease": USER}),
+        ("exec", {"lease": USER, "argv": ["id"]}),
+        ("file.read", {"lease": USER, "path": "/etc/passwd"}),
+        ("exec.start", {"lease": USER, "argv": ["sh"], "stdin": True}),
+        ("exec.write", {"exec": X1, "data_b64": "aWQK"}),
+        ("tail.start", {"lease": USER}),
+        ("lease.renew", {"lease": USER, "ttl": "2m"}),
+        ("lease.list", {}),
+        ("budget.get", {})),
+    "other-roots-lease": " " + flow(
+        ("lease.get", {"lease": ROOT}),
+        ("lease.release", {"lease": ROOT}),
+        ("lease.renew", {"lease": ROOT, "ttl": 60}),
+        ("lease.wait", {"lease": ROOT, "timeout": 1}),
+        ("exec", {"lease": ROOT, "argv": ["id"]}),
+        ("file.read", {"lease": ROOT, "path": "/etc/shadow"}),
+        ("file.write", {"lease": ROOT, "path": "/x", "data_b64": ""}),
+        ("exec.start", {"lease": ROOT, "argv": ["sh"]}),
+        ("tail.start", {"lease": ROOT, "follow": True}),
+        ("lease.list", {"all": True}),
+        ("exec.list", {"all": True}),
+        ("budget.get", {"all": True}),
+        ("pool.resize", {"pool": "py", "warm": 8})),
+}
+
+
+def check_every_method():
+    """Every method of the dispatch table has a seed of its own."""
+    with open(os.path.join(SRC, "daemon", "rpc-dispatch.c")) as f:
+        table = re.findall(r"&method_(\w+),", f.read())
+    methods = set()
+    for name in os.listdir(os.path.join(SRC, "daemon")):
+        if name.startswith("method-") and name.endswith(".c"):
+            with open(os.path.join(SRC, "daemon", name)) as f:
+                methods |= set(re.findall(r'\.name = "([a-z_.]+)"',
+                                          f.read()))
+    seeded = {json.loads(line)["method"] for text in
+              list(REQUESTS.values()) + list(FLOWS.values())
+              for line in text.strip().splitlines()
+              if line.strip().startswith("{")}
+    missing = methods - seeded
+    if len(methods) != len(table) or missing:
+        raise SystemExit("methods without a seed: %s (table has %d, "
+                         "found %d)" % (sorted(missing), len(table),
+                                        len(methods)))
+
+
 def write(dirname, name, text):
     d = os.path.join(CORPUS, dirname)
     os.makedirs(d, exist_ok=True)
@@ -192,6 +339,9 @@ def write(dirname, name, text):
 
 
 def main():
+    check_every_method()
+    for name, text in FLOWS.items():
+        write("fuzz-dispatch", name, text)
     for name, line in REQUESTS.items():
         write("fuzz-jsonrpc", name, line)
         write("fuzz-dispatch", name, line + "\n")

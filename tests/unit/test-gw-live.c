@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,7 @@ struct scall {
 static grpc_server		*srv;
 static grpc_completion_queue	*srv_cq;
 static pthread_t		 srv_thread;
-static bool			 srv_stopping;
+static atomic_bool		 srv_stopping;	/* set by the main thread */
 static char			 sock_path[108], target[128];
 
 static pthread_mutex_t		 mu = PTHREAD_MUTEX_INITIALIZER;
