@@ -20,6 +20,7 @@
 #include "local-gw.h"
 #include "log.h"
 #include "paths.h"
+#include "procfs.h"
 #include "xmalloc.h"
 
 #define READY_WAIT_MS	15000
@@ -146,20 +147,13 @@ is_our_gateway(struct local_gw *g, pid_t pid)
 	char		 path[64], buf[8192], *p, *end;
 	struct stat	 st;
 	ssize_t		 n;
-	int		 fd;
 	bool		 listen_next = false;
 
 	snprintf(path, sizeof path, "/proc/%d", (int)pid);
 	if (stat(path, &st) == -1 || st.st_uid != geteuid())
 		return false;
-	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((n = proc_read(pid, "cmdline", buf, sizeof buf)) == -1)
 		return false;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	for (p = buf, end = buf + n; p < end; p += strlen(p) + 1) {
 		if (listen_next)
 			return strcmp(p, g->target) == 0;

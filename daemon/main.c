@@ -196,16 +196,9 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	}
 	notify_reloading(d->notify);
 	config_defaults(&cfg);
-	if (config_load(d->config_path, &cfg, &err) == -1) {
-		log_warnx("reload refused, keeping the running configuration: "
-		    "%s", err);
-		free(err);
-		config_free(&cfg);
-		notify_ready(d->notify);
-		return;
-	}
 	/* Pools are checked whole (against the new [budget]) first. */
-	if (pools_reload(d->pools, &cfg, &err) == -1) {
+	if (config_load(d->config_path, &cfg, &err) == -1 ||
+	    pools_reload(d->pools, &cfg, &err) == -1) {
 		log_warnx("reload refused, keeping the running configuration: "
 		    "%s", err);
 		free(err);

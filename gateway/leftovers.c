@@ -19,6 +19,7 @@
 
 #include "gw.h"
 #include "log.h"
+#include "procfs.h"
 #include "xmalloc.h"
 
 #define RUN_FILE	"gateway.run"
@@ -30,18 +31,10 @@
 static bool
 is_named(pid_t pid, pid_t ppid, void *arg)
 {
-	char	 path[64], buf[32];
-	ssize_t	 n;
-	int	 fd;
+	char	 buf[32];
 
-	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (proc_read(pid, "comm", buf, sizeof buf) == -1)
 		return false;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return strcmp(buf, arg) == 0;
 }
