@@ -3,14 +3,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
-import gwclient
 import sbxtest
 from sbxd import Daemon, Gateway, RpcError
+from test_durability import status_of
 
 
 @pytest.fixture
@@ -23,16 +22,8 @@ def with_budget(tmpdir_short, procs, gw, budget, extra=""):
                   conf_extra="[budget]\n" + budget + extra)
 
 
-def sandbox_status(gw, sid):
-    c = gwclient.Client(gw.target)
-    try:
-        return c.call("Get", sandbox_id=sid).sandbox_status
-    finally:
-        c.close()
-
-
 def stopped(gw, sid):
-    return sandbox_status(gw, sid) in (3, 4, 5)
+    return status_of(gw, sid) in (3, 4, 5)
 
 
 def refused(d, budget, **params):
@@ -187,7 +178,7 @@ def test_renew_racing_expiry(tmpdir_short, procs, gw):
         # renewed: alive past the old deadline, never told it expired
         time.sleep(max(0, lease["expires_at"] + 0.5 - time.time()))
         assert c.call("lease.get", lease=lease["id"])["state"] == "ready"
-        assert sandbox_status(gw, lease["sandbox_id"]) == 2
+        assert status_of(gw, lease["sandbox_id"]) == 2
         assert not any(n["method"] == "lease.expired" and
                        n["params"]["lease"] == lease["id"]
                        for n in c.notifications)

@@ -6,30 +6,13 @@ import time
 
 import pytest
 
-import gwclient
 import sbxtest
 from sbxd import Daemon, Gateway, RpcError, unb64
+from test_durability import running, status_of
 
 
 def pool_info(d):
     return d.call("pool.list")["pools"][0]
-
-
-def running(gw, tag="sandboxd"):
-    c = gwclient.Client(gw.target)
-    try:
-        return {s.sandbox_id for s in c.call("List", tags=[tag]).sandboxes
-                if s.sandbox_status == 2}
-    finally:
-        c.close()
-
-
-def status_of(gw, sid):
-    c = gwclient.Client(gw.target)
-    try:
-        return c.call("Get", sandbox_id=sid).sandbox_status
-    finally:
-        c.close()
 
 
 def count(d, text):
