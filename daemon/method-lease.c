@@ -132,15 +132,16 @@ lease_release(struct rpc_req *req)
 		    "starting", l->id);
 		return RPC_NORMAL;
 	}
-	lease_log(l, "released", "by uid %u", (unsigned)req->peer.uid);
 	if (wait) {
+		lease_log(l, "released", "by uid %u", (unsigned)req->peer.uid);
 		lease_stop(l, LEASE_RELEASING, lease_released,
 		    lease_op_new(req, l));
 		return RPC_WAIT;
 	}
-	/* The answer first: stopping sets gateway calls going. */
+	/* The answer first: the log line and the Stop are no one's wait. */
 	rpc_reply(req, json_pack("{s:s, s:b, s:b}", "lease", l->id,
 	    "released", 1, "stopped", l->sandbox_id == NULL));
+	lease_log(l, "released", "by uid %u", (unsigned)req->peer.uid);
 	lease_stop(l, LEASE_RELEASING, NULL, NULL);
 	return RPC_NORMAL;
 }
