@@ -166,6 +166,9 @@ size_t		 proctab_descendants(struct proctab *, const pid_t *roots,
 		    size_t nroots, pid_t **out);
 size_t		 proctab_filter(struct proctab *,
 		    bool (*)(pid_t pid, pid_t ppid, void *), void *, pid_t **);
+size_t		 proc_children(pid_t, pid_t **out);
+size_t		 proc_descendants(const pid_t *roots, size_t nroots,
+		    pid_t **out);
 
 /* --- tree.c: every process of a sandbox ------------------------------------ */
 

@@ -205,11 +205,17 @@ in_pidns(pid_t pid, pid_t ppid, void *arg)
 	    st.st_dev == ns->st_dev;
 }
 
-/* The sandbox's processes in a snapshot (bwrap's outer process aside). */
+/*
+ * The sandbox's processes (bwrap's outer process aside).  With bwrap, the
+ * members of its pid namespace: Exec children joined it from outside, so
+ * only a /proc snapshot finds them all.  Without, the keepers' trees,
+ * walked down from them at the cost of the sandbox's size only.
+ */
 static size_t
-members(struct sandbox *sb, struct proctab *t, pid_t **out)
+members(struct sandbox *sb, pid_t **out)
 {
 	struct keeper	*k;
+	struct proctab	*t;
 	struct stat	 ns;
 	pid_t		*roots = NULL;
 	size_t		 n = 0;
@@ -222,14 +228,17 @@ members(struct sandbox *sb, struct proctab *t, pid_t **out)
 		snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)sb->nspid);
 		if (stat(path, &ns) == -1)
 			return 0;
-		return proctab_filter(t, in_pidns, &ns, out);
+		t = proctab_read();
+		n = proctab_filter(t, in_pidns, &ns, out);
+		proctab_free(t);
+		return n;
 	}
 	LIST_FOREACH(k, &keepers, entry)
 		if (k->sb == sb) {
 			roots = xreallocarray(roots, n + 1, sizeof *roots);
 			roots[n++] = k->pid;
 		}
-	n = proctab_descendants(t, roots, n, out);
+	n = proc_descendants(roots, n, out);
 	free(roots);
 	return n;
 }
@@ -255,7 +264,6 @@ contains(const pid_t *v, size_t n, pid_t pid)
 void
 tree_signal(struct sandbox *sb, int sig)
 {
-	struct proctab	*t;
 	pid_t		*m, *done = NULL;
 	size_t		 n, ndone = 0, i, pass, fresh;
 
@@ -263,9 +271,7 @@ tree_signal(struct sandbox *sb, int sig)
 	    (sig != SIGTERM || sb->nspid <= 0 || sb->started_ns == 0))
 		killgrp(sb->pid, sig);
 	for (pass = 0; pass < MAX_PASSES; pass++) {
-		t = proctab_read();
-		n = members(sb, t, &m);
-		proctab_free(t);
+		n = members(sb, &m);
 		for (i = fresh = 0; i < n; i++) {
 			if (contains(done, ndone, m[i]))
 				continue;
@@ -297,20 +303,30 @@ tree_kill(struct sandbox *sb)
 		sweep_arm(SWEEP_MS);
 }
 
-/* True for a child of ours that nobody watches: a dead keeper's. */
-static bool
-is_orphan(pid_t pid, pid_t ppid, void *arg)
+/* Our children that nobody watches: a dead keeper's, reparented to us. */
+static size_t
+orphans_of_ours(pid_t **out)
 {
-	return ppid == *(pid_t *)arg && !child_known(pid);
+	pid_t	*kids;
+	size_t	 nk, i, n = 0;
+
+	*out = NULL;
+	nk = proc_children(getpid(), &kids);
+	for (i = 0; i < nk; i++)
+		if (!child_known(kids[i])) {
+			*out = xreallocarray(*out, n + 1, sizeof **out);
+			(*out)[n++] = kids[i];
+		}
+	free(kids);
+	return n;
 }
 
 /* Kills the trees of dying keepers and orphans once; true if any is left. */
 static bool
 sweep_once(void)
 {
-	struct proctab	*t = proctab_read();
 	struct keeper	*k;
-	pid_t		*roots = NULL, *m, self = getpid();
+	pid_t		*roots = NULL, *m;
 	size_t		 n = 0, nm, i;
 	bool		 left = false;
 
@@ -321,7 +337,7 @@ sweep_once(void)
 			left = true;
 		}
 	if (orphans) {
-		nm = proctab_filter(t, is_orphan, &self, &m);
+		nm = orphans_of_ours(&m);
 		orphans = nm > 0;
 		for (i = 0; i < nm; i++) {
 			kill(m[i], SIGKILL);
@@ -330,12 +346,11 @@ sweep_once(void)
 		}
 		free(m);
 	}
-	nm = proctab_descendants(t, roots, n, &m);
+	nm = proc_descendants(roots, n, &m);
 	for (i = 0; i < nm; i++)
 		kill(m[i], SIGKILL);
 	free(m);
 	free(roots);
-	proctab_free(t);
 	return left || orphans;
 }
 
