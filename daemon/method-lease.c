@@ -121,6 +121,7 @@ static enum rpc_ret
 lease_release(struct rpc_req *req)
 {
 	struct lease	*l;
+	uid_t		 uid;
 	bool		 wait;
 
 	if (params_only(req, release_params) == -1 ||
@@ -138,10 +139,11 @@ lease_release(struct rpc_req *req)
 		    lease_op_new(req, l));
 		return RPC_WAIT;
 	}
-	/* The answer first: the log line and the Stop are no one's wait. */
+	/* The answer first (it frees req): the log and the Stop wait. */
+	uid = req->peer.uid;
 	rpc_reply(req, json_pack("{s:s, s:b, s:b}", "lease", l->id,
 	    "released", 1, "stopped", l->sandbox_id == NULL));
-	lease_log(l, "released", "by uid %u", (unsigned)req->peer.uid);
+	lease_log(l, "released", "by uid %u", (unsigned)uid);
 	lease_stop(l, LEASE_RELEASING, NULL, NULL);
 	return RPC_NORMAL;
 }
