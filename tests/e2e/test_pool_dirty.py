@@ -12,6 +12,17 @@ from test_pools import pool_conf, running_with_tag, wait_ready
 FAST = "reconcile_interval = 1s\n"
 
 
+def warm_pair(tmpdir_short, procs, extra=""):
+    """A gateway and a daemon whose pool w has its two members on record
+    in the state file."""
+    gw = Gateway(tmpdir_short, procs)
+    d = Daemon(tmpdir_short, procs, gateway=gw.target,
+               daemon_conf=FAST + extra, conf_extra=pool_conf(warm=2))
+    wait_ready(d, 2)
+    time.sleep(0.5)                 # the coalesced state write is done
+    return gw, d
+
+
 def test_a_release_whose_stop_fails_is_not_pooled_again(tmpdir_short,
                                                          procs):
     faults = os.path.join(tmpdir_short, "faults")
@@ -50,12 +61,8 @@ def test_a_release_whose_stop_fails_is_not_pooled_again(tmpdir_short,
 
 def test_a_claim_just_before_a_crash_is_not_pooled_again(tmpdir_short,
                                                          procs):
-    gw = Gateway(tmpdir_short, procs)
+    gw, d = warm_pair(tmpdir_short, procs)
     conf = pool_conf(warm=2)
-    d = Daemon(tmpdir_short, procs, gateway=gw.target, daemon_conf=FAST,
-               conf_extra=conf)
-    wait_ready(d, 2)
-    time.sleep(0.5)                 # both members are in the state file
     c = d.rpc()
     a = c.call("lease.acquire", pool="w")
     d.proc.signal(signal.SIGKILL)   # before the state write (100 ms)
@@ -77,12 +84,8 @@ def test_a_claim_just_before_a_crash_is_not_pooled_again(tmpdir_short,
 
 def test_after_a_host_crash_no_warm_sandbox_is_trusted(tmpdir_short,
                                                        procs):
-    gw = Gateway(tmpdir_short, procs)
+    gw, d = warm_pair(tmpdir_short, procs)
     conf = pool_conf(warm=2)
-    d = Daemon(tmpdir_short, procs, gateway=gw.target, daemon_conf=FAST,
-               conf_extra=conf)
-    wait_ready(d, 2)
-    time.sleep(0.5)
     old = set(running_with_tag(gw, "sandboxd-pool:w"))
     assert len(old) == 2
     d.proc.signal(signal.SIGKILL)
