@@ -661,3 +661,16 @@ lease_stop(struct lease *l, enum lease_state why, gw_done_cb *done,
 		done(arg, NULL);
 	lease_remove(l);
 }
+
+struct lease *
+lease_holding(struct lease_table *t, const char *sandbox_id)
+{
+	struct lease	*l;
+
+	for (l = lease_first(t); l != NULL; l = lease_next(l)) {
+		if (l->sandbox_id != NULL &&
+		    strcmp(l->sandbox_id, sandbox_id) == 0)
+			return l;
+	}
+	return NULL;
+}

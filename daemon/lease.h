@@ -92,6 +92,8 @@ struct lease_table	*lease_table_new(struct daemon *);
 void			 lease_table_free(struct lease_table *);
 unsigned		 lease_count(struct lease_table *);
 struct lease		*lease_first(struct lease_table *);
+/* The lease whose sandbox is `sandbox_id`, or NULL. */
+struct lease		*lease_holding(struct lease_table *, const char *sandbox_id);
 struct lease		*lease_next(struct lease *);
 
 /* A new lease in state STARTING, with a fresh unique id. */

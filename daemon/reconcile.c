@@ -58,12 +58,8 @@ reconcile_done(struct daemon *d)
 bool
 reconcile_held(struct daemon *d, const char *sid)
 {
-	struct lease	*l;
-
-	for (l = lease_first(d->leases); l != NULL; l = lease_next(l)) {
-		if (l->sandbox_id != NULL && strcmp(l->sandbox_id, sid) == 0)
-			return true;
-	}
+	if (lease_holding(d->leases, sid) != NULL)
+		return true;
 	/* Being stopped (released, expired, dirty): the reaper holds it. */
 	return starter_holds(sid) || reaper_has(d->reaper, sid) ||
 	    (d->pools != NULL && pools_have(d->pools, sid));

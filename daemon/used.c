@@ -117,19 +117,6 @@ journal_header(struct used *u)
 	journal_write(u, line);
 }
 
-/* Is `sid` a restored lease's sandbox? */
-static bool
-leased(struct daemon *d, const char *sid)
-{
-	struct lease	*l;
-
-	for (l = lease_first(d->leases); l != NULL; l = lease_next(l)) {
-		if (l->sandbox_id != NULL && strcmp(l->sandbox_id, sid) == 0)
-			return true;
-	}
-	return false;
-}
-
 static void
 stop_dirty(struct daemon *d, json_t *ids)
 {
@@ -138,7 +125,7 @@ stop_dirty(struct daemon *d, json_t *ids)
 	unsigned	 n = 0;
 
 	json_object_foreach(ids, sid, v) {
-		if (leased(d, sid))
+		if (lease_holding(d->leases, sid) != NULL)
 			continue;
 		reaper_stop(d->reaper, sid, "handed out before a restart",
 		    NULL, NULL);
