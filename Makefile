@@ -16,6 +16,8 @@ SYSTEMDDIR  ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DOCDIR      ?= $(PREFIX)/share/doc/sandboxd
+# The gateway finds its keeper at ../libexec/sandboxd from its own directory.
+KEEPERDIR   := $(dir $(SBINDIR))libexec/sandboxd
 
 B       ?= build
 PYTHON  := /usr/bin/python3
@@ -72,12 +74,13 @@ BENCH_BINS   := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 LIBS := $(B)/libdaemon.a $(B)/libgateway.a $(B)/libclient.a \
 	$(B)/libcommon.a $(B)/libproto.a
 BINS := $(B)/sandboxd $(B)/sbctl $(B)/sandbox-gateway-local
+KEEPER := $(B)/sandbox-gateway-keeper
 
 .PHONY: all check check-build unit e2e demo sanitize bench deps deps-check \
 	install uninstall clean
 .DEFAULT_GOAL := all
 
-all: $(BINS)
+all: $(BINS) $(KEEPER)
 
 BASE_LIBS := $(B)/libcommon.a $(B)/libproto.a
 $(B)/sandboxd: $(B)/daemon/main.o $(B)/libdaemon.a $(BASE_LIBS)
@@ -85,6 +88,10 @@ $(B)/sbctl: $(B)/client/main.o $(B)/libclient.a $(BASE_LIBS)
 $(B)/sandbox-gateway-local: $(B)/gateway/main.o $(B)/libgateway.a $(BASE_LIBS)
 $(BINS):
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The gateway's keeper: one small program on libc alone (gateway/keeper/).
+$(KEEPER): $(B)/gateway/keeper/keeper.o
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(B)/libcommon.a: $(COMMON_OBJS)
 $(B)/libdaemon.a: $(DAEMON_OBJS)
@@ -185,6 +192,8 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
 	install -m 755 $(B)/sbctl $(DESTDIR)$(BINDIR)/sbctl
 	install -m 755 $(B)/sandboxd $(B)/sandbox-gateway-local $(DESTDIR)$(SBINDIR)/
+	install -d $(DESTDIR)$(KEEPERDIR)
+	install -m 755 $(KEEPER) $(DESTDIR)$(KEEPERDIR)/
 	for f in man/*.[1-8]; do [ -e "$$f" ] || continue; \
 		s=$${f##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 644 $$f $(DESTDIR)$(MANDIR)/man$$s/; done
@@ -203,7 +212,9 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sbctl $(DESTDIR)$(SBINDIR)/sandboxd \
-		$(DESTDIR)$(SBINDIR)/sandbox-gateway-local
+		$(DESTDIR)$(SBINDIR)/sandbox-gateway-local \
+		$(DESTDIR)$(KEEPERDIR)/sandbox-gateway-keeper
+	-rmdir $(DESTDIR)$(KEEPERDIR) 2>/dev/null
 	for f in man/*.[1-8]; do [ -e "$$f" ] || continue; s=$${f##*.}; \
 		rm -f $(DESTDIR)$(MANDIR)/man$$s/$${f##*/}; done
 	for f in systemd/*.service systemd/*.socket; do [ -e "$$f" ] || continue; \

@@ -28,7 +28,8 @@ fi
 LOAD_CLIENTS=${BENCH_LOAD_CLIENTS:-1000}
 LOAD_WARM_S=${BENCH_LOAD_WARM_S:-300}
 
-for bin in sandboxd sbctl sandbox-gateway-local bench/rpc-bench \
+for bin in sandboxd sbctl sandbox-gateway-local sandbox-gateway-keeper \
+    bench/rpc-bench \
     bench/grpc-bench bench/echo-server bench/startup bench/stream-bench \
     bench/tail-bench bench/load; do
 	[ -x "$B/$bin" ] || { echo "run.sh: $B/$bin is not built" >&2; exit 1; }

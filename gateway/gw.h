@@ -152,6 +152,7 @@ struct spawn_req {
 };
 
 int		 spawn_probe_bwrap(void);
+int		 spawn_find_keeper(void);
 pid_t		 spawn_process(const struct spawn_req *, const char **err);
 pid_t		 spawn_kept(const struct spawn_req *, const char *name,
 		    pid_t *keeper, int *statfd, const char **err);

@@ -268,6 +268,15 @@ choose_isolation(void)
 	gw.iso = ok ? ISO_BWRAP : ISO_NONE;
 }
 
+/* Without isolation every command needs its keeper program. */
+static void
+find_keeper(void)
+{
+	if (gw.iso == ISO_NONE && spawn_find_keeper() == -1)
+		fatalx("--isolation none needs sandbox-gateway-keeper "
+		    "(see FILES in sandbox-gateway-local(8))");
+}
+
 /*
  * The loop, with the precise monotonic clock: with the coarse one (the
  * default) a timer may fire a few ms early, and --fault latency=400ms
@@ -400,6 +409,7 @@ main(int argc, char **argv)
 	random_hex(gw.run_id, 16);
 	tree_init(gw.run_id);
 	choose_isolation();
+	find_keeper();
 	leftovers_kill(gw.root, gw.run_id);
 	remove_old_sandboxes(gw.root);
 

@@ -13,11 +13,21 @@
  * effective, permitted, inheritable, ambient) and sets no_new_privs, as
  * bwrap --cap-drop ALL does for the main command: otherwise an Exec could
  * remount the host's read-only binds and write on the host.
+ *
+ * Without isolation each command runs under a keeper, a small program of
+ * its own (keeper/keeper.c) that the loop thread starts with posix_spawn:
+ * a vfork, so neither our page tables nor our memory are copied, however
+ * large we have grown.  The loop thread lives as long as we do, which
+ * matters: the keeper's PR_SET_PDEATHSIG fires when its parent *thread*
+ * ends.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <sched.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +40,7 @@
 #include <sys/wait.h>
 #include <linux/capability.h>
 
+#include "exec-stage.h"
 #include "gw.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -126,41 +137,49 @@ child_exec(const struct spawn_req *r, struct nsfds *ns, int errfd)
 	size_t		 i;
 	int		 fds[3] = { r->fd_in, r->fd_out, r->fd_err };
 
-	/* Ignored signals stay ignored across exec: ours and a keeper's. */
+	/* Ignored signals stay ignored across exec. */
 	for (i = 1; i < NSIG; i++)
 		if (i != SIGKILL && i != SIGSTOP)
 			signal((int)i, SIG_DFL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (setsid() == -1)
-		child_fail(errfd, 1);
+		child_fail(errfd, STAGE_SETSID);
 	if (ns != NULL) {
 		for (i = 0; i < NNS; i++)
 			if (setns(ns->ns[i], 0) == -1)
-				child_fail(errfd, 2);
+				child_fail(errfd, STAGE_SETNS);
 		if (fchdir(ns->root) == -1 || chroot(".") == -1)
-			child_fail(errfd, 3);
+			child_fail(errfd, STAGE_CHROOT);
 	}
 	for (i = 0; i < 3; i++)
 		if (fds[i] != (int)i && dup2(fds[i], i) == -1)
-			child_fail(errfd, 4);
+			child_fail(errfd, STAGE_DUP2);
 	if (r->info_fd != -1 && dup2(r->info_fd, 3) == -1)
-		child_fail(errfd, 4);
+		child_fail(errfd, STAGE_DUP2);
 	close_range(r->info_fd != -1 ? 4 : 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	if (r->ctty && ioctl(0, TIOCSCTTY, 0) == -1)
-		child_fail(errfd, 5);
+		child_fail(errfd, STAGE_CTTY);
 	if (r->cwd != NULL && chdir(r->cwd) == -1)
-		child_fail(errfd, 6);
+		child_fail(errfd, STAGE_CHDIR);
 	if (ns != NULL && drop_caps() == -1)
-		child_fail(errfd, 7);
+		child_fail(errfd, STAGE_CAPS);
 	execvpe(r->argv[0], r->argv, r->envp);
-	child_fail(errfd, 8);
+	child_fail(errfd, STAGE_EXEC);
 }
 
-static const char *stage_msg[] = { "", "setsid", "setns", "chroot", "dup2",
-    "controlling tty", "chdir to the working directory",
-    "drop capabilities", "exec" };
-#define NSTAGES	(sizeof stage_msg / sizeof stage_msg[0])
+static const char *stage_msg[NSTAGES] = {
+	[STAGE_NONE] = "",
+	[STAGE_SETSID] = "setsid",
+	[STAGE_SETNS] = "setns",
+	[STAGE_CHROOT] = "chroot",
+	[STAGE_DUP2] = "dup2",
+	[STAGE_CTTY] = "controlling tty",
+	[STAGE_CHDIR] = "chdir to the working directory",
+	[STAGE_CAPS] = "drop capabilities",
+	[STAGE_EXEC] = "exec",
+	[STAGE_FORK] = "fork",
+};
 
 /* Forks, in the sandbox's pid namespace when there is one. */
 static pid_t
@@ -248,69 +267,116 @@ spawn_process(const struct spawn_req *r, const char **err)
 	return pid;
 }
 
-/* Writes all of a small message; async-signal-safe. */
-static void
-write_all(int fd, const void *buf, size_t len)
-{
-	ssize_t	 n;
+/*
+ * The keeper program (keeper/keeper.c): next to us in a build tree, in
+ * ../libexec/sandboxd installed.  Found once, at start-up.
+ */
+static char	*keeper_path;
 
-	do
-		n = write(fd, buf, len);
-	while (n == -1 && errno == EINTR);
+#define KEEPER_PROG	"sandbox-gateway-keeper"
+
+int
+spawn_find_keeper(void)
+{
+	static const char *where[] = { "", "/../libexec/sandboxd" };
+	char	 self[PATH_MAX], *dir;
+	ssize_t	 n;
+	size_t	 i;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof self - 1)) == -1)
+		return -1;
+	self[n] = '\0';
+	dir = dirname(self);
+	for (i = 0; i < sizeof where / sizeof where[0]; i++) {
+		free(keeper_path);
+		keeper_path = xasprintf("%s%s/" KEEPER_PROG, dir, where[i]);
+		if (access(keeper_path, X_OK) == 0)
+			return 0;
+	}
+	log_warnx("no %s next to %s or in %s/../libexec/sandboxd",
+	    KEEPER_PROG, dir, dir);
+	return -1;
+}
+
+/* The keeper's command line: its options, then the command's. */
+static char **
+keeper_argv(const struct spawn_req *r, const char *name, int statfd,
+    int errfd)
+{
+	char	**v, *num[3];
+	size_t	 n = 0, i, argc = 0;
+
+	while (r->argv[argc] != NULL)
+		argc++;
+	v = xreallocarray(NULL, argc + 14, sizeof *v);
+	num[0] = xasprintf("%d", (int)getpid());
+	num[1] = xasprintf("%d", statfd);
+	num[2] = xasprintf("%d", errfd);
+	v[n++] = keeper_path;
+	v[n++] = "-n";
+	v[n++] = (char *)name;
+	v[n++] = "-p";
+	v[n++] = num[0];
+	v[n++] = "-s";
+	v[n++] = num[1];
+	v[n++] = "-e";
+	v[n++] = num[2];
+	if (r->ctty)
+		v[n++] = "-t";
+	if (r->cwd != NULL) {
+		v[n++] = "-d";
+		v[n++] = (char *)r->cwd;
+	}
+	v[n++] = "--";
+	for (i = 0; i <= argc; i++)
+		v[n++] = r->argv[i];
+	return v;
+}
+
+static void
+keeper_argv_free(char **v)
+{
+	free(v[4]);
+	free(v[6]);
+	free(v[8]);
+	free(v);
 }
 
 /*
- * The keeper: a child subreaper, so that everything its command leaves
- * behind (setsid, double fork, env -i) stays its descendant.  It tells us
- * the command's pid, then its wait status, and exits once its whole tree
- * has been reaped.  It ignores the signals a terminal or a stray kill
- * sends: only SIGKILL ends it before its tree is empty.  Forked from a
- * threaded process, it makes only async-signal-safe calls.
+ * posix_spawn (a vfork: no copy of our page tables) of the keeper in a
+ * session of its own, every signal at its default, its stdio the
+ * command's and our ends of the two pipes kept open across the exec.
  */
-static noreturn void
-keeper_run(const struct spawn_req *r, const char *name, int errfd,
-    int statfd)
+static int
+keeper_spawn(const struct spawn_req *r, const char *name, int statfd,
+    int errfd, pid_t *pid)
 {
-	static const int ignored[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
-	    SIGUSR1, SIGUSR2, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU };
-	sigset_t	 all;
-	size_t		 i;
-	pid_t		 pid, w;
-	int		 msg[2], st;
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 at;
+	sigset_t			 none, all;
+	char				**argv;
+	int				 rc;
 
-	for (i = 1; i < NSIG; i++)
-		if (i != SIGKILL && i != SIGSTOP)
-			signal((int)i, SIG_DFL);
-	for (i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
-		signal(ignored[i], SIG_IGN);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	setsid();			/* out of our group and session */
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	prctl(PR_SET_NAME, name, 0, 0, 0);
-	if ((pid = _Fork()) == 0)
-		child_exec(r, NULL, errfd);
-	msg[0] = pid;
-	msg[1] = errno;
-	write_all(statfd, msg, sizeof msg);
-	if (pid == -1)
-		_exit(127);
-	/* Nothing of the command's: its pipes would never see EOF. */
-	if (statfd > 0)
-		close_range(0, (unsigned)statfd - 1, 0);
-	close_range((unsigned)statfd + 1, ~0U, 0);
-	for (;;) {
-		if ((w = waitpid(-1, &st, 0)) == -1) {
-			if (errno == EINTR)
-				continue;
-			_exit(0);		/* ECHILD: the tree is empty */
-		}
-		if (w == pid && statfd != -1) {
-			write_all(statfd, &st, sizeof st);
-			close(statfd);
-			statfd = -1;
-		}
-	}
+	argv = keeper_argv(r, name, statfd, errfd);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, r->fd_in, 0);
+	posix_spawn_file_actions_adddup2(&fa, r->fd_out, 1);
+	posix_spawn_file_actions_adddup2(&fa, r->fd_err, 2);
+	/* dup2 onto itself clears close-on-exec (glibc >= 2.29). */
+	posix_spawn_file_actions_adddup2(&fa, statfd, statfd);
+	posix_spawn_file_actions_adddup2(&fa, errfd, errfd);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	rc = posix_spawn(pid, keeper_path, &fa, &at, argv, r->envp);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	keeper_argv_free(argv);
+	return rc;
 }
 
 /* Reads exactly len bytes or fails. */
@@ -335,22 +401,22 @@ spawn_kept(const struct spawn_req *r, const char *name, pid_t *keeper,
     int *statfd, const char **err)
 {
 	static char	 msg[256];
-	int		 ep[2], sp[2], res[2];
+	int		 ep[2], sp[2], res[2], rc;
 	pid_t		 k;
 
 	if (pipe2(ep, O_CLOEXEC) == -1 || pipe2(sp, O_CLOEXEC) == -1)
 		fatal("pipe2");
-	if ((k = fork()) == 0)
-		keeper_run(r, name, ep[1], sp[1]);
+	rc = keeper_spawn(r, name, sp[1], ep[1], &k);
 	close(ep[1]);
 	close(sp[1]);
-	if (k == -1 || read_all(sp[0], res, sizeof res) == -1 ||
+	if (rc != 0 || read_all(sp[0], res, sizeof res) == -1 ||
 	    res[0] == -1) {
-		snprintf(msg, sizeof msg, "fork: %s", strerror(k == -1 ?
-		    errno : res[0] == -1 ? res[1] : EPIPE));
+		snprintf(msg, sizeof msg, "%s: %s", rc != 0 ? keeper_path :
+		    "keeper fork", strerror(rc != 0 ? rc : res[0] == -1 ?
+		    res[1] : EPIPE));
 		close(ep[0]);
 		close(sp[0]);
-		if (k != -1)
+		if (rc == 0)
 			waitpid(k, NULL, 0);
 		*err = msg;
 		return -1;

@@ -9,17 +9,18 @@
  * process, alone in its group outside.
  *
  * Without isolation (--isolation none, the fallback when not root) every
- * command, the main one and each Exec's, runs under a keeper (spawn.c): a
- * forked child subreaper that relays its command's wait status through a
- * pipe and exits once its whole tree is reaped.  Whatever the command
- * leaves behind stays the keeper's descendant, so a sandbox's processes are
- * the descendants of its keepers.  The gateway is a subreaper too: what a
+ * command, the main one and each Exec's, runs under a keeper (spawn.c,
+ * keeper/keeper.c): a small child subreaper that relays its command's wait
+ * status through a pipe, exits once its whole tree is reaped, and kills
+ * that tree if we die first.  Whatever the command leaves behind stays the
+ * keeper's descendant, so a sandbox's processes are the descendants of its
+ * keepers.  The gateway is a subreaper too: what a
  * keeper killed from outside leaves comes to us, and is killed.
  *
  * Keepers are named "sbxk-" and the run id's first 10 digits (comm, which
  * only the keeper itself could change): a gateway that starts after a
- * killed one finds its keepers by name and kills their trees
- * (leftovers.c).  A process that asks something outside the tree to start
+ * killed one finds the keepers that could not clean up (stopped ones, say)
+ * by name and kills their trees (leftovers.c).  A process that asks something outside the tree to start
  * another (a service manager, at, ssh) escapes all this; only a cgroup
  * would hold it, and this gateway does without.
  */

@@ -88,21 +88,77 @@ def test_sigterm_leaves_no_process(gwdir, iso):
         assert b.left() == {}
 
 
+def keepers_of(gateway_pid):
+    """Pids of the keepers (comm sbxk-...) a gateway started."""
+    found = []
+    for d in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except (OSError, ValueError):
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if comm.startswith("sbxk-") and ppid == gateway_pid:
+            found.append(int(d))
+    return found
+
+
 @pytest.mark.parametrize("iso", isolation_modes())
-def test_sigkill_then_restart_kills_the_escaped(gwdir, iso):
+def test_sigkill_leaves_no_process(gwdir, iso):
+    """A gateway killed with SIGKILL cannot clean up: with bwrap,
+    --die-with-parent ends each sandbox; without, each keeper is told by
+    the kernel (PR_SET_PDEATHSIG) and kills its tree.  No restart needed."""
     g = Gateway(gwdir, "--isolation", iso)
     try:
-        box = Escapes(g.client)
+        boxes = [Escapes(g.client) for _ in range(2)]
     finally:
         os.kill(g.proc.pid, signal.SIGKILL)
         g.stop()
-    # With bwrap, --die-with-parent ends the sandbox now; without, the
-    # processes wait under their keepers for the next run.
-    g2 = Gateway(gwdir, "--isolation", iso)
+    for b in boxes:
+        sbxtest.wait_for(lambda: b.left() == {}, timeout=10,
+                         what="the killed gateway's sandboxes gone")
+
+
+def test_keepers_are_a_small_program_of_their_own(gateway_factory):
+    """Without isolation each command runs under sandbox-gateway-keeper,
+    exec'd: a fork of the gateway would keep a copy of its memory per
+    command."""
+    g = gateway_factory("--isolation", "none")
+    Escapes(g.client)
+    keepers = keepers_of(g.proc.pid)
+    # The main command's and the Exec's (still running its escapees).
+    assert len(keepers) == 2
+    gateway_exe = os.readlink(f"/proc/{g.proc.pid}/exe")
+    for k in keepers:
+        exe = os.readlink(f"/proc/{k}/exe")
+        assert os.path.basename(exe) == "sandbox-gateway-keeper"
+        assert exe != gateway_exe
+        with open(f"/proc/{k}/maps") as f:
+            assert "libgrpc" not in f.read()
+
+
+def test_restart_kills_what_stopped_keepers_kept(gwdir):
+    """The next start is the backstop: keepers that could not act on
+    their gateway's death (stopped here) are found by name and their
+    trees killed."""
+    g = Gateway(gwdir, "--isolation", "none")
+    try:
+        box = Escapes(g.client)
+        keepers = keepers_of(g.proc.pid)
+        assert keepers
+        for k in keepers:
+            os.kill(k, signal.SIGSTOP)
+    finally:
+        os.kill(g.proc.pid, signal.SIGKILL)
+        g.stop()
+    assert all(box.pids())
+    g2 = Gateway(gwdir, "--isolation", "none")
     try:
         assert box.left() == {}
-        if iso == "none":
-            assert "killed the leftover processes" in g2.proc.output()
+        # Dead (a zombie if nothing reaps orphans here).
+        assert all(proc_state(k) in (None, "Z") for k in keepers)
+        assert "killed the leftover processes" in g2.proc.output()
     finally:
         assert g2.stop() == 0
 

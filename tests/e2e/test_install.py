@@ -4,9 +4,11 @@ import os
 import subprocess
 
 import sbxtest
+from gwclient import Client
 
 
 EXPECTED = {"bin/sbctl", "sbin/sandboxd", "sbin/sandbox-gateway-local",
+            "libexec/sandboxd/sandbox-gateway-keeper",
             "share/man/man1/sbctl.1", "share/man/man5/sandboxd.conf.5",
             "share/man/man7/sandboxd-rpc.7", "share/man/man8/sandboxd.8",
             "share/man/man8/sandbox-gateway-local.8",
@@ -52,6 +54,30 @@ def test_install_into_destdir(tmpdir_short):
     make("uninstall", dest, prefix)
     assert files_under(dest) == set()
     assert not os.path.exists(prefix)
+
+
+def test_installed_gateway_finds_its_keeper(tmpdir_short):
+    """Installed, the gateway runs its commands (--isolation none) under
+    the keeper it finds in ../libexec/sandboxd."""
+    prefix = "/opt/sbx"
+    dest = os.path.join(tmpdir_short, "root")
+    make("install", dest, prefix)
+    sock = os.path.join(tmpdir_short, "gw.sock")
+    gw = sbxtest.Proc([dest + prefix + "/sbin/sandbox-gateway-local",
+                       "--isolation", "none", "--root",
+                       os.path.join(tmpdir_short, "gwroot"),
+                       "--listen", "unix:" + sock],
+                      os.path.join(tmpdir_short, "gw.log"))
+    try:
+        sbxtest.wait_for(lambda: "listening on" in gw.output() or
+                         not gw.alive(), timeout=30, what="gateway up")
+        assert gw.alive(), gw.output()
+        c = Client("unix:" + sock)
+        sid = c.start_running(command="sleep", args=["600"])
+        assert c.exec(sid, "echo", "kept").stdout == b"kept\n"
+    finally:
+        gw.stop()
+    assert gw.p.returncode == 0, gw.output()
 
 
 def test_install_with_prefix_usr(tmpdir_short):
