@@ -100,6 +100,8 @@ json_t	*sbctl_argv_json(int argc, char **argv);
 int	sbctl_acquire(struct sbctl *, json_t *params, json_t **lease);
 const char *sbctl_lease_id(const json_t *lease);
 void	sbctl_print_lease(const struct sbctl *, const json_t *lease);
+int	sbctl_lease_exec(struct sbctl *, const struct sbctl_cmd *, int argc,
+	    char **argv);
 
 /* exec.c: exec's and run's options; the buffered exec. */
 enum { SBCTL_OPT_TIMEOUT = 0x200, SBCTL_OPT_MAX_OUTPUT, SBCTL_OPT_KEEP,
