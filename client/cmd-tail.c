@@ -285,15 +285,9 @@ fail:
 static int
 tail_follow(struct tail *tl)
 {
-	sigset_t	 block, old, wait;
-	int		 s;
+	sigset_t	 old, wait;
 
-	sbctl_wait_sigset(&block);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	wait = old;
-	for (s = 1; s < NSIG; s++)
-		if (sigismember(&block, s) == 1)
-			sigdelset(&wait, s);
+	sbctl_wait_block(&old, &wait);
 	while (!tl->done && tail_pass(tl, &wait) == 0)
 		;
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -151,7 +151,7 @@ extern volatile sig_atomic_t	sbctl_winch;
 void	sbctl_signal_catch(int, void (*)(int));
 void	sbctl_catch_stop_signals(void);
 void	sbctl_catch_winch(void);
-void	sbctl_wait_sigset(sigset_t *);
+void	sbctl_wait_block(sigset_t *old, sigset_t *wait);
 
 /* tty.c: raw mode for exec -t, restored on every way out. */
 int	sbctl_tty_raw(int fd);
