@@ -310,18 +310,9 @@ cmd_tail_exec(struct sbctl *sb, const struct sbctl_cmd *self, int argc,
 	json_object_set_new(params, "lease", json_string(argv[optind]));
 	tl.follow = json_is_true(json_object_get(params, "follow"));
 	tl.timestamps = json_is_true(json_object_get(params, "timestamps"));
-	if ((rv = sbctl_connect(sb)) != 0) {
-		json_decref(params);
-		return rv;
-	}
-	sbctl_catch_stop_signals();
-	rpc_client_set_interrupt(sb->rpc, &sbctl_stop_signal);
-	rv = sbctl_call(sb, "tail.start", params, &r);
-	rpc_client_set_interrupt(sb->rpc, NULL);
-	if (rv == RPC_CLIENT_INTERRUPTED || sbctl_stop_signal != 0) {
-		json_decref(r);
+	rv = sbctl_call_stoppable(sb, "tail.start", params, &r);
+	if (rv == RPC_CLIENT_INTERRUPTED)
 		return tl.follow ? SBCTL_EXIT_OK : 128 + sbctl_stop_signal;
-	}
 	if (rv != 0)
 		return rv;
 	if ((tl.id = json_string_value(json_object_get(r, "tail"))) == NULL)

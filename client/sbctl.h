@@ -87,6 +87,8 @@ int	sbctl_connect(struct sbctl *);
 void	sbctl_disconnect(struct sbctl *);
 int	sbctl_call(struct sbctl *, const char *method, json_t *params,
 	    json_t **result);
+int	sbctl_call_stoppable(struct sbctl *, const char *method,
+	    json_t *params, json_t **result);
 int	sbctl_exit_for_error(const json_t *error);
 void	sbctl_print_error(const char *prefix, const json_t *error);
 void	sbctl_print_json(const json_t *);
