@@ -138,17 +138,30 @@ srv_request(void)
 }
 
 static void
-srv_free(struct scall *c)
+sout_free(struct sout *o)
+{
+	if (o->bb != NULL)
+		grpc_byte_buffer_destroy(o->bb);
+	grpc_slice_unref(o->details);
+	free(o);
+}
+
+/* Drops what is still queued to send. */
+static void
+srv_drop_queue(struct scall *c)
 {
 	struct sout	*o;
 
 	while ((o = c->q) != NULL) {
 		c->q = o->next;
-		if (o->bb != NULL)
-			grpc_byte_buffer_destroy(o->bb);
-		grpc_slice_unref(o->details);
-		free(o);
+		sout_free(o);
 	}
+}
+
+static void
+srv_free(struct scall *c)
+{
+	srv_drop_queue(c);
 	if (c->call != NULL)
 		grpc_call_unref(c->call);
 	grpc_call_details_destroy(&c->det);
@@ -570,10 +583,7 @@ srv_event(struct stag *t, bool ok)
 	case T_SEND:
 		c->pending--;
 		c->sending = false;
-		if (c->cur->bb != NULL)
-			grpc_byte_buffer_destroy(c->cur->bb);
-		grpc_slice_unref(c->cur->details);
-		free(c->cur);
+		sout_free(c->cur);
 		c->cur = NULL;
 		if (ok)
 			srv_pump(c);
@@ -585,17 +595,8 @@ srv_event(struct stag *t, bool ok)
 			count("cancelled");
 		break;
 	}
-	if (c->closed && !c->sending && c->q != NULL && c->cancelled) {
-		struct sout *o;
-
-		while ((o = c->q) != NULL) {
-			c->q = o->next;
-			if (o->bb != NULL)
-				grpc_byte_buffer_destroy(o->bb);
-			grpc_slice_unref(o->details);
-			free(o);
-		}
-	}
+	if (c->closed && !c->sending && c->cancelled)
+		srv_drop_queue(c);
 	if (c->closed && c->pending == 0)
 		srv_free(c);
 }
