@@ -67,6 +67,10 @@ CLIENT_OBJS  := $(call objs,$(call lib_srcs,client))
 GATEWAY_OBJS := $(call objs,$(call lib_srcs,gateway))
 PROTO_OBJS   := $(PROTO_GEN:.c=.o)
 UNIT_SRCS    := $(wildcard tests/unit/test-*.c)
+# Set-up shared by several unit tests: an archive, so each test program
+# takes only the helpers it calls.
+UNIT_HELP    := $(B)/libunithelp.a
+UNIT_HELP_OBJS := $(call objs,$(wildcard tests/unit/helpers/*.c))
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 BENCH_SRCS   := $(wildcard bench/*.c)
 BENCH_BINS   := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
@@ -98,7 +102,8 @@ $(B)/libdaemon.a: $(DAEMON_OBJS)
 $(B)/libclient.a: $(CLIENT_OBJS)
 $(B)/libgateway.a: $(GATEWAY_OBJS)
 $(B)/libproto.a: $(PROTO_OBJS)
-$(LIBS):
+$(UNIT_HELP): $(UNIT_HELP_OBJS)
+$(LIBS) $(UNIT_HELP):
 	@mkdir -p $(@D)
 	rm -f $@ && $(AR) rcs $@ $^
 
@@ -115,10 +120,10 @@ $(PROTO_GEN) $(PROTO_HDRS) &: $(PROTOS)
 	protoc-c -Iproto -I/usr/include --c_out=$(B)/proto $(PROTOS) \
 		google/protobuf/timestamp.proto
 
-$(B)/tests/%: tests/unit/%.c $(LIBS) | $(PROTO_HDRS)
+$(B)/tests/%: tests/unit/%.c $(UNIT_HELP) $(LIBS) | $(PROTO_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(LIBS) \
-		$(PKG_LIBS) $(CMOCKA_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(UNIT_HELP) \
+		$(LIBS) $(PKG_LIBS) $(CMOCKA_LIBS)
 
 # test-log catches the journal's lines: what sd_journal_sendv() becomes
 # (a macro for sd_journal_sendv_with_location) is wrapped.

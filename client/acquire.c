@@ -123,3 +123,30 @@ sbctl_print_lease(const struct sbctl *sb, const json_t *lease)
 	else
 		printf("%s\n", sbctl_lease_id(lease));
 }
+
+/*
+ * The exec of lease and submit: acquires a lease with the lease options
+ * and prints it.  Operands (submit's; lease allows none) are the job's
+ * main command.
+ */
+int
+sbctl_lease_exec(struct sbctl *sb, const struct sbctl_cmd *self, int argc,
+    char **argv)
+{
+	json_t	*params = json_object(), *lease;
+	int	 rv;
+
+	if ((rv = sbctl_parse_lease_args(self, argc, argv, params)) !=
+	    CMD_CONTINUE) {
+		json_decref(params);
+		return rv;
+	}
+	if (optind < argc)
+		json_object_set_new(params, "command",
+		    sbctl_argv_json(argc - optind, argv + optind));
+	if ((rv = sbctl_acquire(sb, params, &lease)) != 0)
+		return rv;
+	sbctl_print_lease(sb, lease);
+	json_decref(lease);
+	return SBCTL_EXIT_OK;
+}

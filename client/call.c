@@ -141,6 +141,34 @@ sbctl_call(struct sbctl *sb, const char *method, json_t *params,
 	return 0;
 }
 
+/*
+ * sbctl_call that a stop signal (SIGINT, SIGTERM, SIGHUP) cuts short, for
+ * the commands that then follow a stream.  Once one has come, whatever
+ * the call's fate, returns RPC_CLIENT_INTERRUPTED with no result.
+ */
+int
+sbctl_call_stoppable(struct sbctl *sb, const char *method, json_t *params,
+    json_t **result)
+{
+	int	 rv;
+
+	*result = NULL;
+	if ((rv = sbctl_connect(sb)) != 0) {
+		json_decref(params);
+		return rv;
+	}
+	sbctl_catch_stop_signals();
+	rpc_client_set_interrupt(sb->rpc, &sbctl_stop_signal);
+	rv = sbctl_call(sb, method, params, result);
+	rpc_client_set_interrupt(sb->rpc, NULL);
+	if (rv == RPC_CLIENT_INTERRUPTED || sbctl_stop_signal != 0) {
+		json_decref(*result);
+		*result = NULL;
+		return RPC_CLIENT_INTERRUPTED;
+	}
+	return rv;
+}
+
 /* Prints a result for --json: one compact line on stdout. */
 void
 sbctl_print_json(const json_t *j)

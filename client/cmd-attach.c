@@ -84,18 +84,9 @@ cmd_attach_exec(struct sbctl *sb, const struct sbctl_cmd *self, int argc,
 	params = json_pack("{s:s}", "exec", argv[optind]);
 	if (from >= 0)
 		json_object_set_new(params, "from", json_integer(from));
-	if ((rv = sbctl_connect(sb)) != 0) {
-		json_decref(params);
-		return rv;
-	}
-	sbctl_catch_stop_signals();
-	rpc_client_set_interrupt(sb->rpc, &sbctl_stop_signal);
-	rv = sbctl_call(sb, "exec.attach", params, &r);
-	rpc_client_set_interrupt(sb->rpc, NULL);
-	if (rv == RPC_CLIENT_INTERRUPTED || sbctl_stop_signal != 0) {
-		json_decref(r);
+	rv = sbctl_call_stoppable(sb, "exec.attach", params, &r);
+	if (rv == RPC_CLIENT_INTERRUPTED)
 		return 128 + sbctl_stop_signal;
-	}
 	if (rv != 0)
 		return rv;
 	fflush(stdout);

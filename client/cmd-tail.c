@@ -285,15 +285,9 @@ fail:
 static int
 tail_follow(struct tail *tl)
 {
-	sigset_t	 block, old, wait;
-	int		 s;
+	sigset_t	 old, wait;
 
-	sbctl_wait_sigset(&block);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	wait = old;
-	for (s = 1; s < NSIG; s++)
-		if (sigismember(&block, s) == 1)
-			sigdelset(&wait, s);
+	sbctl_wait_block(&old, &wait);
 	while (!tl->done && tail_pass(tl, &wait) == 0)
 		;
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -316,18 +310,9 @@ cmd_tail_exec(struct sbctl *sb, const struct sbctl_cmd *self, int argc,
 	json_object_set_new(params, "lease", json_string(argv[optind]));
 	tl.follow = json_is_true(json_object_get(params, "follow"));
 	tl.timestamps = json_is_true(json_object_get(params, "timestamps"));
-	if ((rv = sbctl_connect(sb)) != 0) {
-		json_decref(params);
-		return rv;
-	}
-	sbctl_catch_stop_signals();
-	rpc_client_set_interrupt(sb->rpc, &sbctl_stop_signal);
-	rv = sbctl_call(sb, "tail.start", params, &r);
-	rpc_client_set_interrupt(sb->rpc, NULL);
-	if (rv == RPC_CLIENT_INTERRUPTED || sbctl_stop_signal != 0) {
-		json_decref(r);
+	rv = sbctl_call_stoppable(sb, "tail.start", params, &r);
+	if (rv == RPC_CLIENT_INTERRUPTED)
 		return tl.follow ? SBCTL_EXIT_OK : 128 + sbctl_stop_signal;
-	}
 	if (rv != 0)
 		return rv;
 	if ((tl.id = json_string_value(json_object_get(r, "tail"))) == NULL)

@@ -66,17 +66,16 @@ sbctl_exec_stream(struct sbctl *sb, const char *lease, int argc, char **argv,
 	const char		*id;
 	int			 rv;
 
+	/*
+	 * Connect before building the params, so the terminal's size is read
+	 * as late as it can be (a pty's creator may still be setting it).
+	 */
 	if ((rv = sbctl_connect(sb)) != 0)
 		return rv;
-	sbctl_catch_stop_signals();
-	rpc_client_set_interrupt(sb->rpc, &sbctl_stop_signal);
-	rv = sbctl_call(sb, "exec.start", start_params(lease, argc, argv, o),
-	    &r);
-	rpc_client_set_interrupt(sb->rpc, NULL);
-	if (rv == RPC_CLIENT_INTERRUPTED || sbctl_stop_signal != 0) {
-		json_decref(r);
+	rv = sbctl_call_stoppable(sb, "exec.start",
+	    start_params(lease, argc, argv, o), &r);
+	if (rv == RPC_CLIENT_INTERRUPTED)
 		return 128 + sbctl_stop_signal;
-	}
 	if (rv != 0)
 		return rv;
 	if ((id = json_string_value(json_object_get(r, "exec"))) == NULL) {

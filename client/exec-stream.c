@@ -319,15 +319,9 @@ sbctl_exec_follow(struct sbctl *sb, const char *id,
 {
 	struct xstream	 x = { .sb = sb, .id = id, .f = f,
 			    .in_fd = f->stdin_fd };
-	sigset_t	 block, old, wait;
-	int		 s;
+	sigset_t	 old, wait;
 
-	sbctl_wait_sigset(&block);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	wait = old;
-	for (s = 1; s < NSIG; s++)
-		if (sigismember(&block, s) == 1)
-			sigdelset(&wait, s);
+	sbctl_wait_block(&old, &wait);
 	while (!x.done && xs_pass(&x, &wait) == 0)
 		;
 	sigprocmask(SIG_SETMASK, &old, NULL);

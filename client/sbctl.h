@@ -87,6 +87,8 @@ int	sbctl_connect(struct sbctl *);
 void	sbctl_disconnect(struct sbctl *);
 int	sbctl_call(struct sbctl *, const char *method, json_t *params,
 	    json_t **result);
+int	sbctl_call_stoppable(struct sbctl *, const char *method,
+	    json_t *params, json_t **result);
 int	sbctl_exit_for_error(const json_t *error);
 void	sbctl_print_error(const char *prefix, const json_t *error);
 void	sbctl_print_json(const json_t *);
@@ -100,6 +102,8 @@ json_t	*sbctl_argv_json(int argc, char **argv);
 int	sbctl_acquire(struct sbctl *, json_t *params, json_t **lease);
 const char *sbctl_lease_id(const json_t *lease);
 void	sbctl_print_lease(const struct sbctl *, const json_t *lease);
+int	sbctl_lease_exec(struct sbctl *, const struct sbctl_cmd *, int argc,
+	    char **argv);
 
 /* exec.c: exec's and run's options; the buffered exec. */
 enum { SBCTL_OPT_TIMEOUT = 0x200, SBCTL_OPT_MAX_OUTPUT, SBCTL_OPT_KEEP,
@@ -149,7 +153,7 @@ extern volatile sig_atomic_t	sbctl_winch;
 void	sbctl_signal_catch(int, void (*)(int));
 void	sbctl_catch_stop_signals(void);
 void	sbctl_catch_winch(void);
-void	sbctl_wait_sigset(sigset_t *);
+void	sbctl_wait_block(sigset_t *old, sigset_t *wait);
 
 /* tty.c: raw mode for exec -t, restored on every way out. */
 int	sbctl_tty_raw(int fd);

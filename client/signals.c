@@ -61,13 +61,25 @@ sbctl_catch_winch(void)
 	sbctl_signal_catch(SIGWINCH, signals_winch);
 }
 
-/* The signals a wait loop keeps blocked except inside ppoll(). */
+/*
+ * Blocks the signals a wait loop acts on, so they arrive only inside
+ * ppoll(): *old is the mask to restore after the loop, *wait the one to
+ * wait with (the old mask with them unblocked).
+ */
 void
-sbctl_wait_sigset(sigset_t *set)
+sbctl_wait_block(sigset_t *old, sigset_t *wait)
 {
-	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGHUP);
-	sigaddset(set, SIGWINCH);
+	sigset_t	 set;
+	int		 s;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &set, old);
+	*wait = *old;
+	for (s = 1; s < NSIG; s++)
+		if (sigismember(&set, s) == 1)
+			sigdelset(wait, s);
 }

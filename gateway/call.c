@@ -58,19 +58,27 @@ struct call {
 
 static void	call_try_send(struct call *);
 
-/* Frees the call when nothing refers to it any more. */
+/* Drops the messages still queued to send. */
 static void
-call_unref(struct call *c)
+call_drop_queue(struct call *c)
 {
 	struct out_msg	*o;
 
-	if (--c->refs > 0)
-		return;
 	while ((o = STAILQ_FIRST(&c->outq)) != NULL) {
 		STAILQ_REMOVE_HEAD(&c->outq, entry);
 		grpc_byte_buffer_destroy(o->bb);
 		free(o);
 	}
+	c->nout = 0;
+}
+
+/* Frees the call when nothing refers to it any more. */
+static void
+call_unref(struct call *c)
+{
+	if (--c->refs > 0)
+		return;
+	call_drop_queue(c);
 	if (c->rbb != NULL)
 		grpc_byte_buffer_destroy(c->rbb);
 	if (c->gc != NULL)
@@ -103,16 +111,10 @@ call_closed(struct cq_tag *t, bool ok)
 {
 	struct call	*c = CALL_OF(t, t_close);
 	call_cancel_cb	 cb;
-	struct out_msg	*o;
 
 	if ((c->close_cancelled || !ok) && !c->finished) {
 		c->cancelled = c->finished = true;
-		while ((o = STAILQ_FIRST(&c->outq)) != NULL) {
-			STAILQ_REMOVE_HEAD(&c->outq, entry);
-			grpc_byte_buffer_destroy(o->bb);
-			free(o);
-		}
-		c->nout = 0;
+		call_drop_queue(c);
 		cb = c->cancel_cb;
 		c->cancel_cb = c->drain_cb = NULL;
 		if (cb != NULL)

@@ -57,31 +57,32 @@ static struct cq_tag	 t_shutdown;
 
 static void	slot_arm(struct slot *);
 
-const struct method *
-server_method(const char *path, size_t len)
+/* The method whose path (or, by_name, short name) is s[0..len). */
+static const struct method *
+method_find(const char *s, size_t len, bool by_name)
 {
-	size_t	 i;
+	const char	*key;
+	size_t		 i;
 
 	for (i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-		if (strlen(methods[i].path) == len &&
-		    memcmp(methods[i].path, path, len) == 0)
+		key = by_name ? methods[i].name : methods[i].path;
+		if (strlen(key) == len && memcmp(key, s, len) == 0)
 			return &methods[i];
 	}
 	return NULL;
+}
+
+const struct method *
+server_method(const char *path, size_t len)
+{
+	return method_find(path, len, false);
 }
 
 /* A method by its short name ("Start"), for fault specs. */
 const struct method *
 server_method_name(const char *name, size_t len)
 {
-	size_t	 i;
-
-	for (i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-		if (strlen(methods[i].name) == len &&
-		    memcmp(methods[i].name, name, len) == 0)
-			return &methods[i];
-	}
-	return NULL;
+	return method_find(name, len, true);
 }
 
 void

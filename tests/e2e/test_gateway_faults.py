@@ -10,6 +10,18 @@ import sbxtest
 from gwclient import Feeder, gateway, gateway_factory, gwdir  # noqa: F401
 
 
+def broken_stream(client, method, request):
+    """The frames of a stream that an injected break ends, and its error."""
+    feed = Feeder(request)
+    frames = []
+    with pytest.raises(grpc.RpcError) as e:
+        for r in client.stream(method, feed):
+            frames.append(r)
+    feed.close()
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    return frames, e.value
+
+
 def test_unavailable_fraction(gateway_factory):
     g = gateway_factory("--fault", "unavailable=Get:1")
     c = g.client
@@ -52,13 +64,7 @@ def test_break_stream_after_n_frames(gateway_factory):
     init = st.ExecStreamRequest(init=st.ExecStreamInit(
         sandbox_id=sid, command=["sh", "-c", "for i in 1 2 3 4 5 6; do "
                                  "echo $i; sleep 0.05; done"]))
-    feed = Feeder(init)
-    frames = []
-    with pytest.raises(grpc.RpcError) as e:
-        for r in c.stream("StreamExec", feed):
-            frames.append(r)
-    feed.close()
-    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    frames, _ = broken_stream(c, "StreamExec", init)
     assert len(frames) == 3
 
 
@@ -70,28 +76,18 @@ def test_break_stream_logs_after_n_frames(gateway_factory):
     sid = c.start(command="sh", args=["-c", "for i in $(seq 50); do "
                                       "head -c 20000 /dev/zero; done"])
     c.wait_status(sid, c.gw.SANDBOX_STATUS_COMPLETED)
-    feed = Feeder(st.LogStreamRequest(init=st.LogStreamInit(sandbox_id=sid)))
-    frames = []
-    with pytest.raises(grpc.RpcError) as e:
-        for r in c.stream("StreamLogs", feed):
-            frames.append(r)
-    feed.close()
-    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "injected" in e.value.details()
+    frames, err = broken_stream(c, "StreamLogs", st.LogStreamRequest(
+        init=st.LogStreamInit(sandbox_id=sid)))
+    assert "injected" in err.details()
     assert [f.WhichOneof("response") for f in frames] == ["data", "data"]
     assert frames[1].data.offset == len(frames[0].data.data)
     # A reader resumes where the break left it, on a stream of its own
     # (broken after 2 frames again).
     end = frames[1].data.offset + len(frames[1].data.data)
-    feed = Feeder(st.LogStreamRequest(init=st.LogStreamInit(
-        sandbox_id=sid, resume_session_id=frames[0].data.session_id,
-        resume_offset=end)))
-    more = []
-    with pytest.raises(grpc.RpcError) as e:
-        for r in c.stream("StreamLogs", feed):
-            more.append(r)
-    feed.close()
-    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    more, _ = broken_stream(c, "StreamLogs", st.LogStreamRequest(
+        init=st.LogStreamInit(sandbox_id=sid,
+                              resume_session_id=frames[0].data.session_id,
+                              resume_offset=end)))
     assert len(more) == 2 and more[0].data.offset == end
     assert g.stats()["faults"]["break-stream"] == 2
 

@@ -122,9 +122,12 @@ fg_get(struct fg_call *fc)
 	free(sid);
 }
 
-/* Stop and Delete: done. */
+/*
+ * Stop, Delete and AddFile: done.  Their replies are the same message on
+ * the wire (bool success = 1; string error_message = 2), so one serves.
+ */
 static void
-fg_stop(struct fg_call *fc)
+fg_done(struct fg_call *fc)
 {
 	FG_PB(StopSandboxResponse) r = FG_INIT(STOP_SANDBOX_RESPONSE);
 
@@ -151,15 +154,6 @@ fg_exec(struct fg_call *fc)
 	res.stdout.len = 5;
 	res.stdout_bytes_produced = 5;
 	r.result = &res;
-	fg_add(fc, &r.base);
-}
-
-static void
-fg_add_file(struct fg_call *fc)
-{
-	FG_PB(AddFileSandboxResponse) r = FG_INIT(ADD_FILE_SANDBOX_RESPONSE);
-
-	r.success = true;
 	fg_add(fc, &r.base);
 }
 
@@ -227,11 +221,11 @@ static const struct {
 } fg_methods[] = {
 	{ "Start", fg_start },
 	{ "Get", fg_get },
-	{ "Stop", fg_stop },
-	{ "Delete", fg_stop },
+	{ "Stop", fg_done },
+	{ "Delete", fg_done },
 	{ "List", fg_list },
 	{ "Exec", fg_exec },
-	{ "AddFile", fg_add_file },
+	{ "AddFile", fg_done },
 	{ "RetrieveFile", fg_retrieve_file },
 	{ "StreamExec", fg_exec_stream },
 	{ "StreamLogs", fg_log_stream },

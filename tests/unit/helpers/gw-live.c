@@ -1,11 +1,10 @@
 /*
- * The gateway client against a fake gateway written here with gRPC C
- * core's server API, on a unix socket, driven by a libevent loop: metadata
- * on the wire, retries only where idempotent, deadlines, least-loaded
- * spread over distinct connections, typed replies, StreamExec callbacks in
- * order, pause, cancel, and gw_free with work in flight (every callback
- * once).  The fake's behaviour is chosen by the request's contents.
+ * The set-up shared by the test-gw-live-*.c programs: a fake gateway
+ * written with gRPC C core's server API, on a unix socket and its own
+ * thread, and the client side's libevent loop and result recorders.  The
+ * fake's behaviour is chosen by the request's contents.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,13 +19,12 @@
 
 #include <grpc/grpc_security.h>
 
-#include "daemon/gw-internal.h"
 #include "log.h"
 #include "pbuf.h"
+#include "gw-live.h"
 
 #define PB(x)	Coreweave__Sandbox__V1beta2__ ## x
 #define DESC(x)	(&coreweave__sandbox__v1beta2__ ## x ## __descriptor)
-#define API_KEY	"test-key"
 
 /* --- the fake gateway (its own thread and completion queue) ----------- */
 
@@ -63,7 +61,7 @@ static grpc_server		*srv;
 static grpc_completion_queue	*srv_cq;
 static pthread_t		 srv_thread;
 static atomic_bool		 srv_stopping;	/* set by the main thread */
-static char			 sock_path[108], target[128];
+char				 sock_path[108], target[128];
 
 static pthread_mutex_t		 mu = PTHREAD_MUTEX_INITIALIZER;
 static char			 seen_key[64], seen_entity[64], seen_project[64],
@@ -91,7 +89,7 @@ count(const char *name)
 	pthread_mutex_unlock(&mu);
 }
 
-static int
+int
 counted(const char *name)
 {
 	int	 i, n = 0;
@@ -102,6 +100,17 @@ counted(const char *name)
 			n = counters[i].n;
 	pthread_mutex_unlock(&mu);
 	return n;
+}
+
+void
+seen_headers(struct seen *h)
+{
+	pthread_mutex_lock(&mu);
+	memcpy(h->key, seen_key, sizeof h->key);
+	memcpy(h->entity, seen_entity, sizeof h->entity);
+	memcpy(h->project, seen_project, sizeof h->project);
+	memcpy(h->auth, seen_auth, sizeof h->auth);
+	pthread_mutex_unlock(&mu);
 }
 
 static void
@@ -129,17 +138,30 @@ srv_request(void)
 }
 
 static void
-srv_free(struct scall *c)
+sout_free(struct sout *o)
+{
+	if (o->bb != NULL)
+		grpc_byte_buffer_destroy(o->bb);
+	grpc_slice_unref(o->details);
+	free(o);
+}
+
+/* Drops what is still queued to send. */
+static void
+srv_drop_queue(struct scall *c)
 {
 	struct sout	*o;
 
 	while ((o = c->q) != NULL) {
 		c->q = o->next;
-		if (o->bb != NULL)
-			grpc_byte_buffer_destroy(o->bb);
-		grpc_slice_unref(o->details);
-		free(o);
+		sout_free(o);
 	}
+}
+
+static void
+srv_free(struct scall *c)
+{
+	srv_drop_queue(c);
 	if (c->call != NULL)
 		grpc_call_unref(c->call);
 	grpc_call_details_destroy(&c->det);
@@ -561,10 +583,7 @@ srv_event(struct stag *t, bool ok)
 	case T_SEND:
 		c->pending--;
 		c->sending = false;
-		if (c->cur->bb != NULL)
-			grpc_byte_buffer_destroy(c->cur->bb);
-		grpc_slice_unref(c->cur->details);
-		free(c->cur);
+		sout_free(c->cur);
 		c->cur = NULL;
 		if (ok)
 			srv_pump(c);
@@ -576,17 +595,8 @@ srv_event(struct stag *t, bool ok)
 			count("cancelled");
 		break;
 	}
-	if (c->closed && !c->sending && c->q != NULL && c->cancelled) {
-		struct sout *o;
-
-		while ((o = c->q) != NULL) {
-			c->q = o->next;
-			if (o->bb != NULL)
-				grpc_byte_buffer_destroy(o->bb);
-			grpc_slice_unref(o->details);
-			free(o);
-		}
-	}
+	if (c->closed && !c->sending && c->cancelled)
+		srv_drop_queue(c);
 	if (c->closed && c->pending == 0)
 		srv_free(c);
 }
@@ -612,13 +622,13 @@ srv_main(void *arg)
 	return NULL;
 }
 
-static int
-group_setup(void **state)
+int
+live_group_setup(void **state)
 {
 	grpc_server_credentials	*creds;
 	int			 i;
 
-	log_init("test-gw-live", getenv("GW_TEST_DEBUG") ? 1 : -1);
+	log_init(program_invocation_short_name, getenv("GW_TEST_DEBUG") ? 1 : -1);
 	grpc_init();
 	snprintf(sock_path, sizeof sock_path, "/tmp/sbx-gwlive-%d.sock",
 	    (int)getpid());
@@ -638,8 +648,8 @@ group_setup(void **state)
 	return 0;
 }
 
-static int
-group_teardown(void **state)
+int
+live_group_teardown(void **state)
 {
 	static struct stag	 down = { T_SHUTDOWN, NULL };
 
@@ -657,22 +667,9 @@ group_teardown(void **state)
 
 /* --- the client side: a loop and result recorders -------------------- */
 
-struct res {
-	int		 n;		/* callbacks so far */
-	struct gw_error	 err;		/* copy, message duplicated */
-	bool		 failed;
-	struct gw_sandbox sb;
-	char		 id[64];
-	unsigned char	*data;
-	size_t		 len;
-	int		 exit_code;
-	char		 order[256];	/* stream events: R O E D */
-	size_t		 norder;
-};
+struct event_base	*base;
 
-static struct event_base	*base;
-
-static void
+void
 res_error(struct res *r, const struct gw_error *err)
 {
 	r->n++;
@@ -683,7 +680,7 @@ res_error(struct res *r, const struct gw_error *err)
 	}
 }
 
-static void
+void
 res_clear(struct res *r)
 {
 	free((char *)r->err.message);
@@ -691,7 +688,7 @@ res_clear(struct res *r)
 	memset(r, 0, sizeof *r);
 }
 
-static void
+void
 on_sandbox(void *arg, const struct gw_error *err, const struct gw_sandbox *sb)
 {
 	struct res	*r = arg;
@@ -705,13 +702,13 @@ on_sandbox(void *arg, const struct gw_error *err, const struct gw_sandbox *sb)
 	}
 }
 
-static void
+void
 on_done(void *arg, const struct gw_error *err)
 {
 	res_error(arg, err);
 }
 
-static void
+void
 on_bytes(void *arg, const struct gw_error *err, const unsigned char *d,
     size_t len)
 {
@@ -725,7 +722,7 @@ on_bytes(void *arg, const struct gw_error *err, const unsigned char *d,
 	}
 }
 
-static void
+void
 on_list(void *arg, const struct gw_error *err, const struct gw_sandbox *sb,
     size_t n)
 {
@@ -738,7 +735,7 @@ on_list(void *arg, const struct gw_error *err, const struct gw_sandbox *sb,
 		r->id[i] = sb[i].id[0];
 }
 
-static void
+void
 on_exec(void *arg, const struct gw_error *err, const struct gw_exec_result *x)
 {
 	struct res	*r = arg;
@@ -759,7 +756,7 @@ tick(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Runs the loop until *n reaches `want` (bounded: 20 s, then fails). */
-static void
+void
 run_until(const int *n, int want)
 {
 	struct event	*t = event_new(base, -1, EV_PERSIST, tick, NULL);
@@ -776,7 +773,7 @@ run_until(const int *n, int want)
 }
 
 /* Runs the loop for about `ms` (for "nothing more happens" checks). */
-static void
+void
 run_for(int64_t ms)
 {
 	int	 never = 0;
@@ -790,7 +787,7 @@ run_for(int64_t ms)
 	event_free(t);
 }
 
-static struct gw *
+struct gw *
 client(const char *key, int channels, int64_t timeout_ms)
 {
 	struct gw_options	 o = { .target = target, .channels = channels,
@@ -806,586 +803,17 @@ client(const char *key, int channels, int64_t timeout_ms)
 	return gw;
 }
 
-static int
-setup(void **state)
+int
+live_setup(void **state)
 {
 	base = event_base_new();
 	counters_reset();
 	return 0;
 }
 
-static int
-teardown(void **state)
+int
+live_teardown(void **state)
 {
 	event_base_free(base);
 	return 0;
-}
-
-/* --- tests ------------------------------------------------------------ */
-
-/* Get works, and every header arrives at the gateway. */
-static void
-test_get_and_metadata(void **state)
-{
-	struct gw	*gw = client(API_KEY, 2, 5000);
-	struct res	 r = { 0 };
-
-	gw_get(gw, "sb-1", on_sandbox, &r);
-	run_until(&r.n, 1);
-	assert_false(r.failed);
-	assert_string_equal(r.id, "sb-1");
-	assert_int_equal(r.sb.status, GW_STATUS_RUNNING);
-	assert_false(r.sb.has_exit_code);
-	pthread_mutex_lock(&mu);
-	assert_string_equal(seen_key, API_KEY);
-	assert_string_equal(seen_entity, "team-a");
-	assert_string_equal(seen_project, "proj-b");
-	assert_string_equal(seen_auth, "Bearer cw-token");
-	pthread_mutex_unlock(&mu);
-	gw_free(gw);
-	assert_int_equal(r.n, 1);
-	res_clear(&r);
-}
-
-/* A refused key maps to unauthenticated, with a line that says so. */
-static void
-test_bad_key(void **state)
-{
-	struct gw	*gw = client("wrong-key", 1, 5000);
-	struct res	 r = { 0 };
-
-	gw_get(gw, "sb-1", on_sandbox, &r);
-	run_until(&r.n, 1);
-	assert_true(r.failed);
-	assert_int_equal(r.err.rpc, RPC_ERR_UNAUTHENTICATED);
-	assert_non_null(strstr(r.err.message, "rejected the API key"));
-	assert_null(strstr(r.err.message, "wrong-key"));
-	gw_free(gw);
-	res_clear(&r);
-}
-
-/* UNAVAILABLE twice: Get retries to success; Start is tried once only. */
-static void
-test_retries_only_idempotent(void **state)
-{
-	struct gw	*gw = client(API_KEY, 2, 5000);
-	struct res	 r = { 0 }, s = { 0 };
-	struct gw_spec	 spec = { .image = "flaky" };
-	json_t		*st;
-
-	gw_get(gw, "flaky", on_sandbox, &r);
-	run_until(&r.n, 1);
-	assert_false(r.failed);
-	assert_int_equal(counted("Get:flaky"), 3);
-	st = gw_status_json(gw);
-	assert_int_equal(json_integer_value(json_object_get(st, "retries")), 2);
-	json_decref(st);
-
-	gw_start(gw, &spec, on_sandbox, &s);
-	run_until(&s.n, 1);
-	assert_true(s.failed);
-	assert_int_equal(s.err.rpc, RPC_ERR_GATEWAY_UNAVAILABLE);
-	assert_non_null(strstr(s.err.message, "gateway unavailable (unix:"));
-	assert_non_null(strstr(s.err.message, "try again"));
-	assert_int_equal(counted("Start:flaky"), 1);
-	gw_free(gw);
-	res_clear(&r);
-	res_clear(&s);
-}
-
-/* A gateway that never answers: per-attempt deadlines, retried for Get. */
-static void
-test_deadlines(void **state)
-{
-	struct gw	*gw = client(API_KEY, 1, 300);
-	struct res	 r = { 0 }, s = { 0 };
-	struct gw_spec	 spec = { .image = "hang" };
-
-	gw_get(gw, "hang", on_sandbox, &r);
-	gw_start(gw, &spec, on_sandbox, &s);
-	run_until(&r.n, 1);
-	run_until(&s.n, 1);
-	assert_int_equal(r.err.rpc, RPC_ERR_DEADLINE_EXCEEDED);
-	assert_int_equal(s.err.rpc, RPC_ERR_DEADLINE_EXCEEDED);
-	assert_non_null(strstr(r.err.message, "within 300 ms"));
-	assert_true(counted("Get:hang") >= 2);
-	assert_int_equal(counted("Start:hang"), 1);
-	gw_free(gw);
-	res_clear(&r);
-	res_clear(&s);
-}
-
-/* Each typed call reads its reply, refusals and bad bytes included. */
-static void
-test_typed_calls(void **state)
-{
-	static const char *const argv[] = { "echo", "hi there" };
-	static const char *const tag[] = { "sandboxd" };
-	struct gw		*gw = client(API_KEY, 2, 5000);
-	struct gw_exec_request	 xq = { .sandbox_id = "sb-1", .argv = argv,
-	    .argc = 2, .timeout_s = 7 };
-	struct res		 r[13];
-	unsigned char		*blob = malloc(1 << 20);
-	size_t			 i;
-	int			 total = 0;
-
-	memset(r, 0, sizeof r);
-	for (i = 0; i < (1 << 20); i++)
-		blob[i] = (unsigned char)(i * 7 + (i >> 9));
-	gw_stop(gw, "missing", 5, on_done, &r[0]);
-	gw_stop(gw, "refuse", 5, on_done, &r[1]);
-	gw_get(gw, "missing", on_sandbox, &r[2]);
-	gw_get(gw, "garbage", on_sandbox, &r[3]);
-	gw_list(gw, tag, 1, true, on_list, &r[4]);
-	gw_exec(gw, &xq, on_exec, &r[5]);
-	gw_add_file(gw, "sb-1", "/data/blob", blob, 1 << 20, on_done, &r[6]);
-	gw_stop(gw, "sb-1", 0, on_done, &r[7]);
-	free(blob);	/* requests are copied at call time */
-	gw_get(gw, NULL, on_sandbox, &r[8]);
-	assert_int_equal(r[8].n, 0);	/* never from inside the call */
-	gw_retrieve_file(gw, "sb-1", "/refused", on_bytes, &r[9]);
-	gw_list(gw, NULL, 0, false, on_list, &r[10]);
-	for (i = 0; i < 11; i++) {
-		run_until(&r[i].n, 1);
-		total += r[i].n;
-	}
-	assert_false(r[0].failed);
-	assert_int_equal(r[1].err.rpc, RPC_ERR_GATEWAY_ERROR);
-	assert_non_null(strstr(r[1].err.message, "sandbox is busy"));
-	assert_int_equal(r[2].err.rpc, RPC_ERR_NOT_FOUND);
-	assert_int_equal(r[3].err.rpc, RPC_ERR_GATEWAY_ERROR);
-	assert_non_null(strstr(r[3].err.message, "malformed reply"));
-	assert_false(r[4].failed);
-	assert_int_equal(r[4].len, 3);
-	assert_memory_equal(r[4].id, "abc", 3);
-	assert_false(r[5].failed);
-	assert_int_equal(r[5].len, 8);
-	assert_memory_equal(r[5].data, "hi there", 8);
-	assert_int_equal(r[5].exit_code, 2);
-	assert_true(r[5].sb.has_exit_code);	/* timeout 7 reached it */
-	assert_false(r[6].failed);
-	assert_false(r[7].failed);
-	assert_int_equal(r[8].err.rpc, RPC_ERR_INVALID_PARAMS);
-	assert_int_equal(r[9].err.rpc, RPC_ERR_GATEWAY_ERROR);
-	assert_non_null(strstr(r[9].err.message, "path outside the sandbox"));
-	assert_int_equal(r[10].len, 2);	/* one page */
-
-	gw_retrieve_file(gw, "sb-1", "/data/blob", on_bytes, &r[11]);
-	gw_add_file(gw, "sb-1", "/readonly/f", (const unsigned char *)"x", 1,
-	    on_done, &r[12]);
-	run_until(&r[11].n, 1);
-	run_until(&r[12].n, 1);
-	assert_int_equal(r[12].err.rpc, RPC_ERR_GATEWAY_ERROR);
-	assert_non_null(strstr(r[12].err.message,
-	    "refused to write /readonly/f: read-only file system"));
-	assert_false(r[11].failed);
-	assert_int_equal(r[11].len, 1 << 20);
-	for (i = 0; i < (1 << 20); i++)
-		if (r[11].data[i] != (unsigned char)(i * 7 + (i >> 9)))
-			fail_msg("byte %zu differs", i);
-	gw_free(gw);
-	for (i = 0; i < 13; i++) {
-		assert_int_equal(r[i].n, 1);
-		res_clear(&r[i]);
-	}
-	assert_int_equal(total, 11);
-}
-
-/* Accepted connections to our socket, from /proc/net/unix. */
-static int
-connections(void)
-{
-	FILE	*f = fopen("/proc/net/unix", "r");
-	char	 line[512];
-	int	 n = 0;
-
-	while (f != NULL && fgets(line, sizeof line, f) != NULL)
-		if (strstr(line, sock_path) != NULL)
-			n++;
-	if (f != NULL)
-		fclose(f);
-	return n - 1;	/* less the listening socket */
-}
-
-static bool
-all_ready(struct gw *gw)
-{
-	json_t	*st = gw_status_json(gw), *ch;
-	size_t	 i;
-	bool	 ok = true;
-
-	json_array_foreach(json_object_get(st, "channels"), i, ch)
-		if (strcmp(json_string_value(json_object_get(ch, "state")),
-		    "ready") != 0)
-			ok = false;
-	json_decref(st);
-	return ok;
-}
-
-/*
- * Four channels are four connections; eight hanging calls land two per
- * channel; gw_free then reports each of them once, cancelled.
- */
-static void
-test_least_loaded_and_free(void **state)
-{
-	struct gw	*gw;
-	struct res	 r[8];
-	json_t		*st, *ch;
-	size_t		 i;
-	int64_t		 end = gw_now_ms() + 20000;
-
-	/* Earlier tests' connections close on the server side first. */
-	while (connections() > 0 && gw_now_ms() < end)
-		usleep(10000);
-	assert_int_equal(connections(), 0);
-	gw = client(API_KEY, 4, 30000);
-	memset(r, 0, sizeof r);
-	while (!all_ready(gw) && gw_now_ms() < end)
-		run_for(20);
-	assert_true(all_ready(gw));
-	assert_int_equal(connections(), 4);
-	for (i = 0; i < 8; i++)
-		gw_get(gw, "hang", on_sandbox, &r[i]);
-	while (counted("Get:hang") < 8 && gw_now_ms() < end)
-		run_for(20);
-	assert_int_equal(counted("Get:hang"), 8);
-	st = gw_status_json(gw);
-	assert_int_equal(json_integer_value(json_object_get(st, "inflight")), 8);
-	assert_string_equal(json_string_value(json_object_get(st, "target")),
-	    target);
-	assert_true(json_is_false(json_object_get(st, "tls")));
-	json_array_foreach(json_object_get(st, "channels"), i, ch) {
-		assert_int_equal(json_integer_value(json_object_get(ch,
-		    "inflight")), 2);
-		assert_int_equal(json_integer_value(json_object_get(ch,
-		    "calls")), 2);
-	}
-	json_decref(st);
-	gw_free(gw);
-	for (i = 0; i < 8; i++) {
-		assert_int_equal(r[i].n, 1);
-		assert_int_equal(r[i].err.rpc, RPC_ERR_CANCELLED);
-		res_clear(&r[i]);
-	}
-}
-
-/*
- * A target where nothing listens: the first failure marks the gateway
- * down, and from then on calls fail at once instead of going out.
- */
-static void
-test_unavailable(void **state)
-{
-	struct gw_options	 o = { .target = "unix:/tmp/sbx-nothing-here.sock",
-	    .channels = 2, .call_timeout_ms = 3000, .api_key = API_KEY };
-	struct gw		*gw;
-	struct res		 r = { 0 };
-	json_t			*st;
-	json_int_t		 calls;
-	char			*err = NULL;
-	int64_t			 t0;
-
-	gw = gw_new(base, &o, &err);
-	assert_non_null(gw);
-	gw_get(gw, "sb-1", on_sandbox, &r);
-	run_until(&r.n, 1);
-	assert_int_equal(r.err.rpc, RPC_ERR_GATEWAY_UNAVAILABLE);
-	assert_non_null(strstr(r.err.message,
-	    "unix:/tmp/sbx-nothing-here.sock is unreachable"));
-	assert_true(gw_down(gw));
-	st = gw_status_json(gw);
-	assert_true(json_is_true(json_object_get(st, "down")));
-	assert_int_equal(json_integer_value(json_object_get(st, "retries")), 1);
-	calls = json_integer_value(json_object_get(json_array_get(
-	    json_object_get(st, "channels"), 0), "calls")) +
-	    json_integer_value(json_object_get(json_array_get(
-	    json_object_get(st, "channels"), 1), "calls"));
-	json_decref(st);
-	res_clear(&r);
-
-	/* Down: the next call never reaches gRPC, and answers at once. */
-	t0 = gw_now_ms();
-	gw_get(gw, "sb-2", on_sandbox, &r);
-	run_until(&r.n, 1);
-	assert_true(gw_now_ms() - t0 < 1000);
-	assert_int_equal(r.err.rpc, RPC_ERR_GATEWAY_UNAVAILABLE);
-	assert_non_null(strstr(r.err.message, "Get not sent"));
-	st = gw_status_json(gw);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(
-	    json_object_get(st, "channels"), 0), "calls")) +
-	    json_integer_value(json_object_get(json_array_get(
-	    json_object_get(st, "channels"), 1), "calls")), calls);
-	json_decref(st);
-	gw_free(gw);
-	res_clear(&r);
-
-	o.channels = 0;
-	assert_null(gw_new(base, &o, &err));
-	assert_non_null(strstr(err, "channels"));
-	free(err);
-	o.channels = 1;
-	o.tls = true;
-	o.target = "localhost:1";
-	o.ca_file = "/nonexistent/ca.pem";
-	assert_null(gw_new(base, &o, &err));
-	assert_non_null(strstr(err, "/nonexistent/ca.pem"));
-	free(err);
-}
-
-/* --- StreamExec ------------------------------------------------------- */
-
-struct xres {
-	struct res	 r;
-	unsigned char	*out;
-	size_t		 outlen;
-	int		 stderr_bytes;
-	char		 session[32];
-	struct gw_exec_stream *x;
-	bool		 cancel_on_ready;
-};
-
-static void
-x_ready(void *arg, const char *session)
-{
-	struct xres	*x = arg;
-
-	x->r.order[x->r.norder++] = 'R';
-	snprintf(x->session, sizeof x->session, "%s", session);
-	if (x->cancel_on_ready)
-		gw_exec_stream_cancel(x->x);
-}
-
-static void
-x_output(void *arg, int stream, const unsigned char *d, size_t len)
-{
-	struct xres	*x = arg;
-
-	if (x->r.norder == 0 || x->r.order[x->r.norder - 1] != 'O')
-		x->r.order[x->r.norder++] = 'O';
-	if (stream == 2) {
-		x->stderr_bytes += (int)len;
-		return;
-	}
-	x->out = realloc(x->out, x->outlen + len);
-	memcpy(x->out + x->outlen, d, len);
-	x->outlen += len;
-}
-
-static void
-x_done(void *arg, const struct gw_error *err, int code)
-{
-	struct xres	*x = arg;
-
-	x->r.order[x->r.norder++] = 'D';
-	x->r.exit_code = code;
-	res_error(&x->r, err);
-}
-
-static const struct gw_exec_stream_cbs xcbs = { x_ready, x_output, x_done };
-
-static struct gw_exec_stream *
-xstart(struct gw *gw, const char *mode, struct xres *x)
-{
-	const char	*argv[] = { mode, "arg" };
-	struct gw_kv	 env[] = { { "K", "V" } };
-	struct gw_exec_stream_request q = { .sandbox_id = "sb-1",
-	    .argv = argv, .argc = 2, .env = env, .nenv = 1, .tty = false };
-
-	x->x = gw_exec_stream_start(gw, &q, &xcbs, x);
-	return x->x;
-}
-
-/* ready, the echoed stdin in order, then done with the exit code 3. */
-static void
-test_stream_echo(void **state)
-{
-	struct gw		*gw = client(API_KEY, 2, 5000);
-	struct xres		 x = { 0 };
-	struct gw_exec_stream	*s = xstart(gw, "echo", &x);
-	size_t			 len = 300000, i;
-	unsigned char		*in = malloc(len);
-
-	for (i = 0; i < len; i++)
-		in[i] = (unsigned char)(i % 251);
-	gw_exec_stream_write(s, (const unsigned char *)"hello ", 6);
-	gw_exec_stream_write(s, in, len);
-	assert_true(gw_exec_stream_pending(s) > 0);
-	gw_exec_stream_resize(s, 100, 40);
-	gw_exec_stream_close_stdin(s);
-	gw_exec_stream_write(s, in, 10);	/* after close: dropped */
-	run_until(&x.r.n, 1);
-	assert_false(x.r.failed);
-	assert_int_equal(x.r.exit_code, 3);
-	x.r.order[x.r.norder] = '\0';
-	assert_string_equal(x.r.order, "ROD");
-	assert_string_equal(x.session, "sess-1");
-	assert_int_equal(x.outlen, len + 6);
-	assert_memory_equal(x.out, "hello ", 6);
-	assert_memory_equal(x.out + 6, in, len);
-	/* 300000 bytes in chunks of at most 64 KiB, plus "hello ". */
-	assert_int_equal(counted("StreamExec:stdin"), 1 + (len + 65535) / 65536);
-	assert_int_equal(counted("StreamExec:resize"), 1);
-	gw_free(gw);
-	assert_int_equal(x.r.n, 1);
-	free(in);
-	free(x.out);
-	res_clear(&x.r);
-}
-
-/* No exit frame is an error; an error frame maps its code; stderr is 2. */
-static void
-test_stream_endings(void **state)
-{
-	struct gw	*gw = client(API_KEY, 1, 5000);
-	struct xres	 a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
-	struct gw_exec_stream_request bad = { .sandbox_id = "sb-1" };
-
-	gw_exec_stream_close_stdin(xstart(gw, "noexit", &a));
-	xstart(gw, "errframe", &b);
-	gw_exec_stream_close_stdin(xstart(gw, "stderr", &c));
-	d.x = gw_exec_stream_start(gw, &bad, &xcbs, &d);
-	assert_int_equal(d.r.n, 0);
-	run_until(&a.r.n, 1);
-	run_until(&b.r.n, 1);
-	run_until(&c.r.n, 1);
-	run_until(&d.r.n, 1);
-	assert_int_equal(a.r.err.rpc, RPC_ERR_GATEWAY_ERROR);
-	assert_string_equal(a.r.err.message,
-	    "stream ended without an exit status");
-	assert_int_equal(b.r.err.rpc, RPC_ERR_NOT_FOUND);
-	assert_non_null(strstr(b.r.err.message, "boom"));
-	assert_false(c.r.failed);
-	assert_int_equal(c.r.exit_code, 3);
-	assert_int_equal(c.stderr_bytes, 9);
-	assert_int_equal(d.r.err.rpc, RPC_ERR_INVALID_PARAMS);
-	assert_string_equal(d.r.order, "D");
-	gw_free(gw);
-	res_clear(&a.r);
-	res_clear(&b.r);
-	res_clear(&c.r);
-	res_clear(&d.r);
-}
-
-/* Cancel from inside a callback: on_done once, with cancelled. */
-static void
-test_stream_cancel(void **state)
-{
-	struct gw	*gw = client(API_KEY, 1, 5000);
-	struct xres	 x = { .cancel_on_ready = true };
-
-	xstart(gw, "hang", &x);
-	run_until(&x.r.n, 1);
-	assert_int_equal(x.r.err.rpc, RPC_ERR_CANCELLED);
-	x.r.order[x.r.norder] = '\0';
-	assert_string_equal(x.r.order, "RD");
-	run_for(50);
-	assert_int_equal(x.r.n, 1);
-	gw_free(gw);
-	assert_int_equal(x.r.n, 1);
-	res_clear(&x.r);
-}
-
-/* Paused: nothing read past the first frame until resumed; then all. */
-static void
-test_stream_pause(void **state)
-{
-	struct gw		*gw = client(API_KEY, 1, 5000);
-	struct xres		 x = { 0 };
-	struct gw_exec_stream	*s = xstart(gw, "echo", &x);
-	int64_t			 end = gw_now_ms() + 20000;
-
-	gw_exec_stream_pause(s, true);
-	gw_exec_stream_write(s, (const unsigned char *)"abc", 3);
-	gw_exec_stream_write(s, (const unsigned char *)"def", 3);
-	gw_exec_stream_close_stdin(s);
-	while (counted("StreamExec:close") < 1 && gw_now_ms() < end)
-		run_for(20);
-	run_for(100);
-	assert_int_equal(x.r.n, 0);
-	assert_int_equal(x.outlen, 0);	/* at most "ready" came through */
-	gw_exec_stream_pause(s, false);
-	run_until(&x.r.n, 1);
-	assert_false(x.r.failed);
-	assert_int_equal(x.r.exit_code, 3);
-	assert_int_equal(x.outlen, 6);
-	assert_memory_equal(x.out, "abcdef", 6);
-	gw_free(gw);
-	free(x.out);
-	res_clear(&x.r);
-}
-
-/*
- * Keepalive pings on a quiet stream must not make a default server close
- * the connection (too many pings): the stream outlives many ping periods.
- */
-static void
-test_keepalive_quiet_stream(void **state)
-{
-	struct gw_options	 o = { .target = target, .channels = 1,
-	    .call_timeout_ms = 5000, .keepalive_ms = 100,
-	    .api_key = API_KEY };
-	struct gw		*gw;
-	struct xres		 x = { 0 };
-	char			*err = NULL;
-
-	assert_non_null(gw = gw_new(base, &o, &err));
-	xstart(gw, "hang", &x);
-	run_for(6000);
-	assert_int_equal(x.r.n, 0);
-	x.r.order[x.r.norder] = '\0';
-	assert_string_equal(x.r.order, "R");
-	gw_exec_stream_cancel(x.x);
-	run_until(&x.r.n, 1);
-	assert_int_equal(x.r.err.rpc, RPC_ERR_CANCELLED);
-	gw_free(gw);
-	res_clear(&x.r);
-}
-
-/* gw_free with a stream and a call in flight: each reports once. */
-static void
-test_free_with_stream(void **state)
-{
-	struct gw	*gw = client(API_KEY, 2, 30000);
-	struct xres	 x = { 0 };
-	struct res	 r = { 0 };
-	int64_t		 end = gw_now_ms() + 20000;
-
-	xstart(gw, "hang", &x);
-	gw_get(gw, "hang", on_sandbox, &r);
-	while ((x.r.norder == 0 || counted("Get:hang") < 1) &&
-	    gw_now_ms() < end)
-		run_for(20);
-	assert_int_equal(x.r.order[0], 'R');
-	gw_free(gw);
-	assert_int_equal(x.r.n, 1);
-	assert_int_equal(x.r.err.rpc, RPC_ERR_CANCELLED);
-	assert_int_equal(r.n, 1);
-	assert_int_equal(r.err.rpc, RPC_ERR_CANCELLED);
-	res_clear(&x.r);
-	res_clear(&r);
-}
-
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
-		T(test_get_and_metadata),
-		T(test_bad_key),
-		T(test_retries_only_idempotent),
-		T(test_deadlines),
-		T(test_typed_calls),
-		T(test_least_loaded_and_free),
-		T(test_unavailable),
-		T(test_stream_echo),
-		T(test_stream_endings),
-		T(test_stream_cancel),
-		T(test_stream_pause),
-		T(test_free_with_stream),
-		T(test_keepalive_quiet_stream),
-#undef T
-	};
-
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
