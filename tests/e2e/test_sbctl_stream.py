@@ -450,11 +450,13 @@ class Pty:
         pid, fd = pty.fork()
         if pid == 0:
             try:
+                # Sized before sbctl runs: it may read the size at once.
+                fcntl.ioctl(0, termios.TIOCSWINSZ,
+                            struct.pack("HHHH", rows, cols, 0, 0))
                 os.execv(argv[0], argv)
             finally:
                 os._exit(127)
         self.pid, self.fd = pid, fd
-        self.set_size(rows, cols)
         self.out = b""
 
     def set_size(self, rows, cols):
