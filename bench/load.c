@@ -8,10 +8,13 @@
  *
  *   load SOCK CLIENTS SECONDS POOL [DAEMON_PID]
  *
- * All CLIENTS connections are open before the first request goes out.
+ * The run is two waves of SECONDS/2, each opening all CLIENTS connections
+ * before the first request goes out and closing them at its end.
  * With DAEMON_PID, the daemon's open fds and RSS are read before the
- * clients connect, again after they have all gone, and RSS once more
- * after SETTLE_S (so a leak shows, not the allocator's slack).
+ * clients connect and after each wave has gone (RSS after SETTLE_S): the
+ * first wave's growth is the daemon's high-water mark for that many
+ * clients (buffers the allocator keeps), the second's, as many requests
+ * again, is what a leak would add.
  * A run that is not over GRACE_S (or SECONDS, if longer) past its end
  * stops there: the clients still waiting count as failed ("timeout").
  * Exit 0 when every request was answered correctly, 1 otherwise.
@@ -339,17 +342,57 @@ summary(struct bench_samples *s)
 	return o;
 }
 
+/* The daemon's fds once it has noticed the closes (on its next passes). */
+static long
+fds_after(long pid, long before)
+{
+	int	 i;
+
+	for (i = 0; i < 50 && fd_count(pid) > before; i++)
+		usleep(100 * 1000);
+	return fd_count(pid);
+}
+
+/* One wave: every client connected, looping until seconds are up. */
+static void
+wave(struct load *ld, const char *sock, long clients, long seconds)
+{
+	struct conn	*conns;
+	struct event	*stop;
+	struct timeval	 tv = { 0, 0 };
+	int		 i;
+
+	conns = xcalloc((size_t)clients, sizeof *conns);
+	for (i = 0; i < clients; i++) {
+		conns[i].ld = ld;
+		conns[i].no = i;
+		conns[i].bev = bufferevent_socket_new(ld->base,
+		    bench_dial(sock), BEV_OPT_CLOSE_ON_FREE);
+		bufferevent_setcb(conns[i].bev, conn_read, NULL, conn_event,
+		    &conns[i]);
+		bufferevent_enable(conns[i].bev, EV_READ | EV_WRITE);
+	}
+	ld->open = (int)clients;
+	ld->deadline_ns = bench_now_ns() + (int64_t)seconds * 1000000000;
+	tv.tv_sec = seconds + (seconds > GRACE_S ? seconds : GRACE_S);
+	stop = evtimer_new(ld->base, overtime, ld);
+	evtimer_add(stop, &tv);
+	for (i = 0; i < clients; i++)
+		conn_send(&conns[i]);
+	event_base_dispatch(ld->base);
+	event_free(stop);
+	for (i = 0; i < clients; i++)
+		conn_done(&conns[i]);	/* those the grace cut off */
+	free(conns);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct load	 ld = { 0 };
-	struct conn	*conns;
-	long		 clients, seconds, pid = 0, fds0, fds1, rss0, rss1;
-	long		 rss2;
+	long		 clients, seconds, pid = 0, fds[3], rss[3];
 	int64_t		 t0, elapsed;
 	json_t		*res, *per;
-	struct event	*stop;
-	struct timeval	 tv = { 0, 0 };
 	int		 i;
 
 	log_init("load", 0);
@@ -363,48 +406,24 @@ main(int argc, char **argv)
 	want_fds(clients);
 	ld.base = event_base_new();
 	ld.errors = json_object();
-	fds0 = fd_count(pid);
-	rss0 = rss_kib(pid);
-
-	conns = xcalloc((size_t)clients, sizeof *conns);
-	for (i = 0; i < clients; i++) {
-		conns[i].ld = &ld;
-		conns[i].no = i;
-		conns[i].bev = bufferevent_socket_new(ld.base, bench_dial(argv[1]),
-		    BEV_OPT_CLOSE_ON_FREE);
-		bufferevent_setcb(conns[i].bev, conn_read, NULL, conn_event,
-		    &conns[i]);
-		bufferevent_enable(conns[i].bev, EV_READ | EV_WRITE);
-	}
-	ld.open = (int)clients;
+	fds[0] = fd_count(pid);
+	rss[0] = rss_kib(pid);
 	t0 = bench_now_ns();
-	ld.deadline_ns = t0 + (int64_t)seconds * 1000000000;
-	tv.tv_sec = seconds + (seconds > GRACE_S ? seconds : GRACE_S);
-	stop = evtimer_new(ld.base, overtime, &ld);
-	evtimer_add(stop, &tv);
-	for (i = 0; i < clients; i++)
-		conn_send(&conns[i]);
-	event_base_dispatch(ld.base);
+	for (i = 1; i <= 2; i++) {
+		wave(&ld, argv[1], clients, (seconds + 1) / 2);
+		fds[i] = fds_after(pid, fds[0]);
+		if (pid > 0)
+			sleep(SETTLE_S);
+		rss[i] = rss_kib(pid);
+	}
 	elapsed = bench_now_ns() - t0;
-	event_free(stop);
-	for (i = 0; i < clients; i++)
-		conn_done(&conns[i]);	/* those the grace cut off */
-
-	/* The daemon notices the closes on its next loop passes. */
-	for (i = 0; i < 50 && fd_count(pid) > fds0; i++)
-		usleep(100 * 1000);
-	fds1 = fd_count(pid);
-	rss1 = rss_kib(pid);
-	if (pid > 0)
-		sleep(SETTLE_S);
-	rss2 = rss_kib(pid);
 
 	per = json_object();
 	for (i = 0; i < 3; i++)
 		json_object_set_new(per, phase_names[i], summary(&ld.lat[i]));
 	res = summary(&ld.all);
 	json_object_update_new(res, json_pack("{s:I, s:f, s:I, s:I, s:I, "
-	    "s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "clients", (json_int_t)clients,
 	    "seconds", (double)elapsed / 1e9,
 	    "iterations", (json_int_t)ld.iterations,
@@ -413,16 +432,17 @@ main(int argc, char **argv)
 	    "ops_s", (double)ld.requests * 1e9 / (double)elapsed,
 	    "per_method", per,
 	    "errors", ld.errors,
-	    "fds_before", (json_int_t)fds0, "fds_after", (json_int_t)fds1,
-	    "rss_before_kib", (json_int_t)rss0,
-	    "rss_after_kib", (json_int_t)rss1,
-	    "rss_settled_kib", (json_int_t)rss2,
+	    "fds_before", (json_int_t)fds[0],
+	    "fds_after_wave1", (json_int_t)fds[1],
+	    "fds_after", (json_int_t)fds[2],
+	    "rss_before_kib", (json_int_t)rss[0],
+	    "rss_after_wave1_kib", (json_int_t)rss[1],
+	    "rss_after_kib", (json_int_t)rss[2],
 	    "timed_out", (json_int_t)ld.timed_out));
 	if (ld.failed > 0)
 		json_object_set_new(res, "first_error",
 		    json_string(ld.first_error));
 	bench_print(res);
-	free(conns);
 	event_base_free(ld.base);
 	return ld.failed == 0 && ld.iterations > 0 ? 0 : 1;
 }

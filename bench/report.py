@@ -286,8 +286,8 @@ class Report:
         if not runs:
             return self.missing("load", target, skipped(self.raw, "load"))
         x = runs[-1]
-        growth = max(x["rss_after_kib"], x.get("rss_settled_kib", 0)) - \
-            x["rss_before_kib"]
+        growth = x["rss_after_kib"] - x["rss_before_kib"]
+        mid = x.get("rss_after_wave1_kib", x["rss_before_kib"])
         ok = (x["failed"] == 0 and x["fds_after"] <= x["fds_before"] and
               x["rss_before_kib"] > 0 and growth < RSS_GROWTH_KIB)
         pm = x["per_method"]
@@ -303,9 +303,11 @@ class Report:
                  f"{lat(pm['acquire'])} (includes any wait for the pool: "
                  f"{pool}); daemon fds {x['fds_before']}→{x['fds_after']}, "
                  f"RSS {x['rss_before_kib'] / 1024:.1f}→"
-                 f"{x['rss_after_kib'] / 1024:.1f}→"
-                 f"{x.get('rss_settled_kib', 0) / 1024:.1f} MiB "
-                 f"(before, after, settled)", x)
+                 f"{mid / 1024:.1f}→{x['rss_after_kib'] / 1024:.1f} MiB "
+                 f"(before, after the first and the second of two equal "
+                 f"waves: the first sets the high-water mark for "
+                 f"{x['clients']} clients, the second adds "
+                 f"{(x['rss_after_kib'] - mid) / 1024:+.1f} MiB)", x)
 
     # --- output ------------------------------------------------------------
 
