@@ -64,6 +64,7 @@ struct pool_settings {
 	bool			 is_default;
 	int64_t			 lifetime_ms, min_remaining_ms, demand_window;
 	int64_t			 warm, warm_min, warm_max, max, max_starting;
+	int64_t			 start_poll_ms;
 };
 
 struct pool {
@@ -75,6 +76,7 @@ struct pool {
 	bool			 draining;
 	int64_t			 lifetime_ms, min_remaining_ms, demand_window;
 	int64_t			 warm, warm_min, warm_max, max, max_starting;
+	int64_t			 start_poll_ms;	/* first Get after a refill */
 	int64_t			 target;
 
 	TAILQ_HEAD(, pool_member) ready;

@@ -362,7 +362,7 @@ start_one(struct pool *p)
 	p->nstarting++;
 	p->nstarts++;
 	s->st = starter_start(d, &spec, d->cfg.gateway.start_timeout,
-	    pool_started, s);
+	    p->start_poll_ms, pool_started, s);
 }
 
 /* The host-wide cap counts warm sandboxes too. */
