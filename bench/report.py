@@ -326,15 +326,22 @@ def main():
         sys.exit("usage: report.py RAW_DIR OUT_JSON")
     raw, out = sys.argv[1], sys.argv[2]
     rep = Report(raw)
-    for case in (rep.floor, rep.warm_lease):
-        case()
-    rep.proxy("exec proxy", "exec true", "gRPC Exec",
-              lambda r, over: over <= 100, "p50 overhead ≤ 100 µs")
-    rep.proxy("status proxy", "lease.get", "gRPC Get",
-              lambda r, over: r <= 1.5, "≤ 1.5×")
-    for case in (rep.short_task, rep.throughput, rep.streaming, rep.tail,
-                 rep.memory, rep.startup, rep.load):
-        case()
+    # Only the cases run.sh ran (BENCH_CASES), else every one.
+    ran = (read_text(raw, "cases") or "").split()
+    table = (("floor", rep.floor), ("warm_lease", rep.warm_lease),
+             ("proxy", lambda: rep.proxy(
+                 "exec proxy", "exec true", "gRPC Exec",
+                 lambda r, over: over <= 100, "p50 overhead ≤ 100 µs")),
+             ("proxy", lambda: rep.proxy(
+                 "status proxy", "lease.get", "gRPC Get",
+                 lambda r, over: r <= 1.5, "≤ 1.5×")),
+             ("short_task", rep.short_task), ("throughput", rep.throughput),
+             ("streaming", rep.streaming), ("tail", rep.tail),
+             ("memory", rep.memory), ("startup", rep.startup),
+             ("load", rep.load))
+    for name, case in table:
+        if not ran or name in ran:
+            case()
     with open(os.path.join(raw, "machine.json")) as f:
         machine = json.load(f)
     print(f"machine: {machine['cpu']}, {machine['nproc']} cores, "

@@ -8,8 +8,19 @@
 # missed target is printed as such.
 #
 # Knobs (environment): BENCH_RUNS (3), BENCH_QUICK=1 (small counts, for a
-# smoke run), BENCH_LEASES (1000), BENCH_ISOLATION (none), SANDBOXD_BUILD.
+# smoke run), BENCH_LEASES (1000), BENCH_ISOLATION (none), SANDBOXD_BUILD,
+# BENCH_CASES (the cases to run, by name, separated by spaces or commas:
+# every one of ALL_CASES by default).
 set -eu
+
+ALL_CASES="floor proxy throughput short_task warm_lease streaming tail startup memory load"
+CASES=$(echo "${BENCH_CASES:-$ALL_CASES}" | tr ',' ' ')
+for c in $CASES; do
+	case " $ALL_CASES " in
+	*" $c "*) ;;
+	*) echo "run.sh: no case \"$c\" (cases: $ALL_CASES)" >&2; exit 64 ;;
+	esac
+done
 
 B=${SANDBOXD_BUILD:-$(pwd)/build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -369,16 +380,13 @@ lease_json=$("$B/bench/rpc-bench" lease "$dir/sd.sock" '{"ttl": "25m"}')
 lease=$(echo "$lease_json" | jq -r .lease)
 sandbox=$(echo "$lease_json" | jq -r .sandbox_id)
 
-case_floor
-case_proxy
-case_throughput
-case_short_task
-case_warm_lease
-case_streaming
-case_tail
-case_startup
-case_memory
-case_load
+# The report shows the cases run, in the order of ALL_CASES.
+echo "$CASES" >"$raw/cases"
+for c in $ALL_CASES; do
+	case " $CASES " in
+	*" $c "*) "case_$c" ;;
+	esac
+done
 
 echo
 "$PY" "$HERE/report.py" "$raw" "$HERE/results.json"

@@ -97,6 +97,7 @@ const struct cfg_key cfg_keys[] = {
 	{ P(min_remaining), DUR(0, 30 * DAY), .def = "0" },
 	{ P(max_starting), INT(1, 1000), .def = "4" },
 	{ P(demand_window), DUR(SEC, DAY), .def = "60s" },
+	{ P(start_poll), DUR(10, 2 * SEC), .def = "50ms" },
 	{ K_POOL, "default", .type = T_BOOL,
 	    .off = offsetof(struct config_pool, is_default), .def = "no",
 	    .flags = F_DEFAULT_POOL },

@@ -96,6 +96,7 @@ struct config_pool {
 	int64_t		 min_remaining;	/* ms, 0: the default lease ttl */
 	int64_t		 max_starting;	/* 4 */
 	int64_t		 demand_window;	/* ms, 60s: warm = auto's memory */
+	int64_t		 start_poll;	/* ms, 50: first Get after a refill */
 	bool		 is_default;
 };
 

@@ -50,6 +50,7 @@ struct lease_table {
 	TAILQ_HEAD(, lease)	 list;
 	struct tombstone	 dead[TOMBSTONES];	/* ring */
 	unsigned		 ndead;
+	void			*deadbyid;	/* tsearch root of dead[] */
 	TAILQ_HEAD(, expiry_stop) stopping;
 	uint64_t		 expiry_stops;	/* confirmed */
 	int64_t			 stop_last_ms, stop_max_ms;	/* after deadline */
@@ -63,6 +64,19 @@ lease_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct lease *)a)->id,
 	    ((const struct lease *)b)->id);
+}
+
+static int
+tombstone_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct tombstone *)a)->id,
+	    ((const struct tombstone *)b)->id);
+}
+
+/* The tree does not own its tombstones: they live in the ring. */
+static void
+tombstone_keep(void *ts)
+{
 }
 
 struct lease_table *
@@ -101,6 +115,7 @@ lease_table_free(struct lease_table *t)
 		lease_unbind(l);
 		lease_unref(l);
 	}
+	tdestroy(t->deadbyid, tombstone_keep);
 	for (i = 0; i < TOMBSTONES; i++)
 		free(t->dead[i].why);
 	free(t);
@@ -190,17 +205,28 @@ lease_find(struct lease_table *t, const char *id)
 	return found != NULL ? *(struct lease **)found : NULL;
 }
 
-/* A tombstone, so a late caller hears how the lease ended (and why). */
+/*
+ * A tombstone, so a late caller hears how the lease ended (and why).  It
+ * takes the place of the oldest; the tree finds them by id, since every
+ * new lease id is checked against them all.
+ */
 static void
 lease_bury(struct lease_table *t, const struct lease *l)
 {
 	struct tombstone	*ts = &t->dead[t->ndead++ % TOMBSTONES];
+	void			*found, *node;
 
+	if (ts->id[0] != '\0' && (found = tfind(ts, &t->deadbyid,
+	    tombstone_cmp)) != NULL && *(struct tombstone **)found == ts)
+		tdelete(ts, &t->deadbyid, tombstone_cmp);
 	ts->state = l->state;
 	ts->owner = l->owner_uid;
 	memcpy(ts->id, l->id, sizeof l->id);
 	free(ts->why);
 	ts->why = l->lost_why != NULL ? xstrdup(l->lost_why) : NULL;
+	if ((node = tsearch(ts, &t->deadbyid, tombstone_cmp)) == NULL)
+		fatal("tsearch");
+	*(struct tombstone **)node = ts;	/* the newest of an id */
 }
 
 void
@@ -551,18 +577,20 @@ const char *
 lease_tombstone(struct lease_table *t, const char *id, uid_t *owner,
     const char **why)
 {
-	unsigned	i, n = t->ndead < TOMBSTONES ? t->ndead : TOMBSTONES;
+	struct tombstone	 key, *ts;
+	void			*found;
 
-	for (i = 0; i < n; i++) {
-		if (strcmp(t->dead[i].id, id) == 0) {
-			if (owner != NULL)
-				*owner = t->dead[i].owner;
-			if (why != NULL)
-				*why = t->dead[i].why;
-			return lease_state_name(t->dead[i].state);
-		}
-	}
-	return NULL;
+	if (strlen(id) != LEASE_ID_LEN)
+		return NULL;
+	memcpy(key.id, id, sizeof key.id);
+	if ((found = tfind(&key, &t->deadbyid, tombstone_cmp)) == NULL)
+		return NULL;
+	ts = *(struct tombstone **)found;
+	if (owner != NULL)
+		*owner = ts->owner;
+	if (why != NULL)
+		*why = ts->why;
+	return lease_state_name(ts->state);
 }
 
 void

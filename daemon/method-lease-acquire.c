@@ -280,7 +280,8 @@ start_cold(struct acquire *a, struct spec_parts *p, int nusertags,
 	lifetime = budget_policy(d, a->req->peer.uid)->max_lifetime;
 	p->spec.max_lifetime_s = (int32_t)(lifetime / 1000);
 	a->l->sandbox_end_ms = now_wall_ms() + lifetime;
-	a->st = starter_start(d, &p->spec, wait, cold_started, a);
+	a->st = starter_start(d, &p->spec, wait, d->cfg.gateway.start_poll,
+	    cold_started, a);
 }
 
 static void

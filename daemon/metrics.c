@@ -127,38 +127,41 @@ metrics_free(struct metrics *m)
 	free(m);
 }
 
-/* The series for these label values, made on first use; NULL when full. */
-static struct series *
-series_get(struct metrics *m, enum family_id id, const char *const *values)
+/*
+ * The label values joined by \x1f, in `buf` when they fit, else in a new
+ * allocation: every request and gateway call looks up a few series, and
+ * a lookup should not cost an allocation and a printf per label.
+ */
+static char *
+series_key(const struct family_def *def, const char *const *values,
+    char *buf, size_t len)
 {
-	const struct family_def	*def = &family_defs[id];
-	struct family		*f = &m->f[id];
-	struct series		*s;
-	char			*key = NULL, *k;
-	int			 i;
+	size_t	 n[MAX_LABELS], need = 0, off = 0;
+	char	*key = buf;
+	int	 i;
 
+	for (i = 0; def->labels[i] != NULL; i++)
+		need += (n[i] = values[i] ? strlen(values[i]) : 0) + 1;
+	if (need > len)
+		key = xmalloc(need);
 	for (i = 0; def->labels[i] != NULL; i++) {
-		k = xasprintf("%s%s%s", key ? key : "", key ? "\x1f" : "",
-		    values[i] ? values[i] : "");
-		free(key);
-		key = k;
+		if (i > 0)
+			key[off++] = '\x1f';
+		memcpy(key + off, values[i] ? values[i] : "", n[i]);
+		off += n[i];
 	}
-	for (s = f->first; s != NULL; s = s->next) {
-		if (strcmp(s->key, key) == 0) {
-			free(key);
-			return s;
-		}
-	}
-	if (f->n >= MAX_SERIES) {
-		if (!f->warned)
-			log_warnx("metrics: %s has %u series, dropping new "
-			    "ones", def->name, f->n);
-		f->warned = true;
-		free(key);
-		return NULL;
-	}
-	s = xcalloc(1, sizeof *s);
-	s->key = key;
+	key[off] = '\0';
+	return key;
+}
+
+static struct series *
+series_new(struct family *f, const struct family_def *def, const char *key,
+    const char *const *values)
+{
+	struct series	*s = xcalloc(1, sizeof *s);
+	int		 i;
+
+	s->key = xstrdup(key);
 	s->labels = json_object();
 	for (i = 0; def->labels[i] != NULL; i++)
 		json_object_set_new(s->labels, def->labels[i],
@@ -166,6 +169,32 @@ series_get(struct metrics *m, enum family_id id, const char *const *values)
 	*f->last = s;
 	f->last = &s->next;
 	f->n++;
+	return s;
+}
+
+/* The series for these label values, made on first use; NULL when full. */
+static struct series *
+series_get(struct metrics *m, enum family_id id, const char *const *values)
+{
+	const struct family_def	*def = &family_defs[id];
+	struct family		*f = &m->f[id];
+	struct series		*s;
+	char			 buf[256], *key;
+
+	key = series_key(def, values, buf, sizeof buf);
+	for (s = f->first; s != NULL; s = s->next) {
+		if (strcmp(s->key, key) == 0)
+			break;
+	}
+	if (s == NULL && f->n < MAX_SERIES)
+		s = series_new(f, def, key, values);
+	else if (s == NULL && !f->warned) {
+		log_warnx("metrics: %s has %u series, dropping new ones",
+		    def->name, f->n);
+		f->warned = true;
+	}
+	if (key != buf)
+		free(key);
 	return s;
 }
 

@@ -15,6 +15,7 @@
 #include "pool-spec.h"
 
 #define TICK_MS			1000
+#define REFILL_BATCH_MS		2
 #define BACKOFF_FIRST_MS	1000
 #define BACKOFF_MAX_MS		60000
 #define COLD_SAMPLES		32
@@ -64,6 +65,7 @@ struct pool_settings {
 	bool			 is_default;
 	int64_t			 lifetime_ms, min_remaining_ms, demand_window;
 	int64_t			 warm, warm_min, warm_max, max, max_starting;
+	int64_t			 start_poll_ms;
 };
 
 struct pool {
@@ -75,6 +77,7 @@ struct pool {
 	bool			 draining;
 	int64_t			 lifetime_ms, min_remaining_ms, demand_window;
 	int64_t			 warm, warm_min, warm_max, max, max_starting;
+	int64_t			 start_poll_ms;	/* first Get after a refill */
 	int64_t			 target;
 
 	TAILQ_HEAD(, pool_member) ready;

@@ -65,6 +65,7 @@ pool_settings_build(struct pool_settings *set, const struct config *cfg,
 	set->warm_max = cp->warm_max;
 	set->max = cp->max;
 	set->max_starting = cp->max_starting;
+	set->start_poll_ms = cp->start_poll;
 	if (set->min_remaining_ms >= set->lifetime_ms)
 		why = xstrdup("min_remaining must be shorter than the "
 		    "sandboxes' lifetime (max_lifetime)");
@@ -116,6 +117,7 @@ pool_apply(struct pool *p, struct pool_settings *set)
 	p->warm_max = set->warm_max;
 	p->max = set->max;
 	p->max_starting = set->max_starting;
+	p->start_poll_ms = set->start_poll_ms;
 	/* The configuration may have fixed what kept failing. */
 	p->failures = 0;
 	p->backoff_until = 0;
@@ -360,6 +362,7 @@ pool_to_json(const struct pool *p)
 	json_object_set_new(o, "min_remaining_s",
 	    json_integer(p->min_remaining_ms / 1000));
 	json_object_set_new(o, "max_starting", json_integer(p->max_starting));
+	json_object_set_new(o, "start_poll_ms", json_integer(p->start_poll_ms));
 	return o;
 }
 

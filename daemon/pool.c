@@ -362,7 +362,7 @@ start_one(struct pool *p)
 	p->nstarting++;
 	p->nstarts++;
 	s->st = starter_start(d, &spec, d->cfg.gateway.start_timeout,
-	    pool_started, s);
+	    p->start_poll_ms, pool_started, s);
 }
 
 /* The host-wide cap counts warm sandboxes too. */
@@ -444,12 +444,17 @@ pool_refill(struct pool *p)
 
 /*
  * A claim or a release answers its client first; the Starts it calls for
- * go out once the loop has finished the callback at hand.
+ * go out together, REFILL_BATCH_MS after the first: a burst of claims is
+ * answered back to back, not each answer after the last one's Start (tens
+ * of µs of gRPC work on the loop), and the burst's Starts leave at once.
  */
 static void
 pool_refill_soon(struct pool *p)
 {
-	event_active(p->kick, EV_TIMEOUT, 1);
+	struct timeval	tv = { 0, REFILL_BATCH_MS * 1000 };
+
+	if (!evtimer_pending(p->kick, NULL))
+		evtimer_add(p->kick, &tv);
 }
 
 /* Rotation, adaptive target, shrinking, refill: once a second. */

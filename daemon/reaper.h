@@ -18,7 +18,10 @@ struct reaper;
 struct reaper	*reaper_new(struct daemon *);
 void		 reaper_free(struct reaper *);
 
-/* Stops `sandbox_id` for good; `done` (may be NULL) runs on success. */
+/*
+ * Stops `sandbox_id` for good; `done` (may be NULL) runs on success.
+ * Without `done`, the first Stop goes out with the next batch (2 ms).
+ */
 void		 reaper_stop(struct reaper *, const char *sandbox_id,
 		    const char *why, gw_done_cb *done, void *arg);
 /* Sandboxes still being stopped. */

@@ -13,10 +13,11 @@
 #include "xmalloc.h"
 
 /*
- * Gets after a Start: `start_poll` (200 ms, as the SDKs do), then half as
- * long again each time, up to 2 s: a sandbox that takes seconds costs a
- * handful of Gets.  A host whose pools start many fast sandboxes may set
- * a shorter first poll.
+ * Gets after a Start: the first after `poll_ms`, then half as long again
+ * each time, up to 2 s: a sandbox that takes seconds costs a handful of
+ * Gets.  A lease's cold start polls as the SDKs do (gateway.start_poll,
+ * 200 ms); a pool's refill sooner (its start_poll, 50 ms), since a pool
+ * that learns late that its sandboxes run is empty for longer.
  */
 #define POLL_MAX_MS	2000
 
@@ -187,7 +188,7 @@ started(void *arg, const struct gw_error *err, const struct gw_sandbox *sb)
 
 struct starter *
 starter_start(struct daemon *d, const struct gw_spec *spec, int64_t wait_ms,
-    starter_cb *cb, void *arg)
+    int64_t poll_ms, starter_cb *cb, void *arg)
 {
 	struct starter	*s = xcalloc(1, sizeof *s);
 
@@ -197,7 +198,7 @@ starter_start(struct daemon *d, const struct gw_spec *spec, int64_t wait_ms,
 	s->job = spec->command != NULL;
 	s->t0 = now_mono_ms();
 	s->deadline = s->t0 + wait_ms;
-	s->delay_ms = d->cfg.gateway.start_poll;
+	s->delay_ms = poll_ms;
 	s->timer = evtimer_new(d->base, poll_cb, s);
 	s->in_call = true;
 	TAILQ_INSERT_TAIL(&starters, s, entry);

@@ -1,7 +1,9 @@
 /*
- * Starting a sandbox: Start, then Get with a backoff (gateway.start_poll,
- * 200 ms by default, ×1.5, capped at 2 s) on loop timers until it is RUNNING, has ended, or the
- * deadline passes.  Used by lease.acquire (cold starts) and by the pools.
+ * Starting a sandbox: Start, then Get with a backoff (first after
+ * `poll_ms`, then ×1.5, capped at 2 s) on loop timers until it is
+ * RUNNING, has ended, or the deadline passes.  Used by lease.acquire
+ * (cold starts: gateway.start_poll, 200 ms by default, as the SDKs poll)
+ * and by the pools (their own start_poll, 50 ms by default).
  */
 #ifndef SBX_STARTER_H
 #define SBX_STARTER_H
@@ -23,7 +25,7 @@ typedef void starter_cb(void *arg, const struct gw_error *err,
 		    const struct gw_sandbox *sb, const char *sandbox_id);
 
 struct starter	*starter_start(struct daemon *, const struct gw_spec *,
-		    int64_t wait_ms, starter_cb *, void *arg);
+		    int64_t wait_ms, int64_t poll_ms, starter_cb *, void *arg);
 /* Gives up: the callback runs at once with RPC_ERR_CANCELLED. */
 void		 starter_cancel(struct starter *, const char *why);
 /* The wait before the next Get, after one of `delay_ms`. */

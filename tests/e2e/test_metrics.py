@@ -433,6 +433,11 @@ def test_pools_budget_and_streams(tmpdir_short, procs, gw):
                      timeout=60, what="a warm sandbox")
     lease = rpc.call("lease.acquire", pool="w")
     assert lease["warm"]
+    # The claim's refill goes out in the pool's next batch (2 ms).
+    sbxtest.wait_for(lambda: sum(sample(fams(), "sandboxd_pool_sandboxes",
+                                        pool="w", state=s)
+                                 for s in ("starting", "ready")) == 1,
+                     timeout=60, what="the refill")
     f = fams()
     assert sample(f, "sandboxd_leases_by_pool", pool="w") == 1
     assert sample(f, "sandboxd_pool_sandboxes", pool="w",

@@ -550,6 +550,36 @@ def test_max_starting_bounds_a_refill(tmpdir_short, procs):
     assert 1 <= most_creating <= 2
 
 
+def get_calls(gw):
+    return gw.read_stats()["calls"].get("Get", 0)
+
+
+def test_refills_poll_on_the_pools_schedule(tmpdir_short, procs):
+    """Against a 2 s start, a refill polls from the pool's 50 ms (50, 125,
+    237, 405, 658, 1037, 1606 ms, then 2.5 s: 8 Gets) while a lease's cold
+    start keeps the gateway's 200 ms (200, 500, 950, 1625 ms, 2.6 s: 5).
+    One schedule for both could not give both counts."""
+    gw = Gateway(tmpdir_short, procs, args=["--start-delay-ms", "2000"])
+    d = Daemon(tmpdir_short, procs, gateway=gw.target,
+               daemon_conf="reconcile_interval = 1h\n",
+               conf_extra=pool_conf(warm=1))
+    assert pool_info(d)["start_poll_ms"] == 50
+    wait_ready(d, 1)
+    before = get_calls(gw)
+    held = d.call("lease.acquire", pool="w")["id"]
+    sbxtest.wait_for(lambda: pool_info(d)["ready"] == 1, timeout=30,
+                     what="the refill", interval=0.5)
+    refill = get_calls(gw) - before
+    before = get_calls(gw)
+    cold = d.call("lease.acquire")
+    assert not cold.get("pool")
+    gets = get_calls(gw) - before
+    assert refill >= 7, refill
+    assert gets <= 5, gets
+    for lease in (held, cold["id"]):
+        d.call("lease.release", lease=lease)
+
+
 def test_pool_spec_reaches_the_sandbox(tmpdir_short, procs, gw):
     local = os.path.join(tmpdir_short, "seed.txt")
     with open(local, "w") as f:

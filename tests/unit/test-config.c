@@ -167,6 +167,7 @@ static const char full_conf[] =
     "max = 12\n"
     "min_remaining = 2m\n"
     "max_starting = 2\n"
+    "start_poll = 20ms\n"
     "default = true\n"
     "\n"
     "[pool.gpu_2-x]\n"
@@ -269,6 +270,7 @@ test_full(void **state)
 	assert_int_equal(p->max, 12);
 	assert_int_equal(p->min_remaining, 2 * M);
 	assert_int_equal(p->max_starting, 2);
+	assert_int_equal(p->start_poll, 20);
 	assert_true(p->is_default);
 
 	p = config_pool_find(&c, "gpu_2-x");
@@ -301,6 +303,7 @@ test_pool_defaults(void **state)
 	assert_int_equal(p->max, 0);
 	assert_int_equal(p->min_remaining, 0);
 	assert_int_equal(p->max_starting, 4);
+	assert_int_equal(p->start_poll, 50);
 	assert_int_equal(p->max_lifetime, 0);
 	assert_int_equal(p->nenv, 0);
 	assert_int_equal(p->ntags, 0);

@@ -76,6 +76,46 @@ test_find_remove_order(void **state)
 	lease_unref(b);
 }
 
+/* Ends a new lease of `uid` as released; returns its id in `id`. */
+static void
+release_one(uid_t uid, char *id)
+{
+	struct lease	*l = lease_new(d.leases, uid, 1, LEASE_INTERACTIVE);
+
+	strcpy(id, l->id);
+	l->state = LEASE_RELEASING;
+	lease_remove(l);
+}
+
+/* The last 1024 ended ids are remembered, the oldest forgotten first. */
+static void
+test_tombstones(void **state)
+{
+	char		 first[LEASE_ID_LEN + 1], id[LEASE_ID_LEN + 1];
+	const char	*why = "unset";
+	uid_t		 owner = 0;
+	int		 i;
+
+	release_one(7, first);
+	assert_string_equal(lease_tombstone(d.leases, first, &owner, &why),
+	    "releasing");
+	assert_int_equal(owner, 7);
+	assert_null(why);
+	assert_null(lease_find(d.leases, first));
+	assert_null(lease_tombstone(d.leases, "l-zzzzzzzz", NULL, NULL));
+	assert_null(lease_tombstone(d.leases, "short", NULL, NULL));
+	for (i = 1; i < 1024; i++) {
+		release_one(8, id);
+		assert_non_null(lease_tombstone(d.leases, id, NULL, NULL));
+	}
+	assert_non_null(lease_tombstone(d.leases, first, &owner, NULL));
+	assert_int_equal(owner, 7);
+	release_one(9, id);
+	assert_null(lease_tombstone(d.leases, first, NULL, NULL));
+	assert_non_null(lease_tombstone(d.leases, id, &owner, NULL));
+	assert_int_equal(owner, 9);
+}
+
 static void
 test_states_from_gateway(void **state)
 {
@@ -153,6 +193,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ids_unique_and_readable,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find_remove_order, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tombstones, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_states_from_gateway,
 		    setup, teardown),
