@@ -24,6 +24,7 @@
 #include <sys/un.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <unistd.h>
 
@@ -404,6 +405,8 @@ main(int argc, char **argv)
 	if (argc == 6)
 		pid = bench_count("DAEMON_PID", argv[5]);
 	want_fds(clients);
+	/* A connection the daemon closes is a failure to count, not our end. */
+	signal(SIGPIPE, SIG_IGN);
 	ld.base = event_base_new();
 	ld.errors = json_object();
 	fds[0] = fd_count(pid);

@@ -10,7 +10,8 @@
 # Knobs (environment): BENCH_RUNS (3), BENCH_QUICK=1 (small counts, for a
 # smoke run), BENCH_LEASES (1000), BENCH_ISOLATION (none), SANDBOXD_BUILD,
 # BENCH_CASES (the cases to run, by name, separated by spaces or commas:
-# every one of ALL_CASES by default).
+# every one of ALL_CASES by default), BENCH_KEEP=1 (keep the run's
+# directory, its logs and state, for a post-mortem).
 set -eu
 
 ALL_CASES="floor proxy throughput short_task warm_lease streaming tail startup memory load"
@@ -81,7 +82,11 @@ cleanup() {
 			[ -s "$f" ] && { echo "== $f" >&2; tail -20 "$f" >&2; }
 		done
 	fi
-	rm -rf "$dir"
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "run.sh: logs and state kept in $dir" >&2
+	else
+		rm -rf "$dir"
+	fi
 	exit $rc
 }
 trap cleanup EXIT
@@ -313,8 +318,11 @@ case_load() {
 	done
 	echo "$ready" >"$raw/load.warm"
 	say "load: $LOAD_CLIENTS clients lease/exec/release in a loop for ${LOAD_S}s ($ready warm)"
+	rc=0
 	"$B/bench/load" "$dir/sd.sock" "$LOAD_CLIENTS" "$LOAD_S" bench \
-	    "$sd_pid" >"$raw/load.1.json" || true
+	    "$sd_pid" >"$raw/load.1.json" || rc=$?
+	# Failed requests exit 1 with a report; anything else has none.
+	[ "$rc" -le 1 ] || say "load: bench/load exited with status $rc"
 	"$B/bench/rpc-bench" call "$dir/sd.sock" pool.resize \
 	    '{"pool": "bench", "warm": 32}' >/dev/null
 }

@@ -308,7 +308,7 @@ struct gateway {
 };
 extern struct gateway gw;
 
-int		 sandbox_create(PB(StartSandboxRequest) *, struct call *,
+grpc_status_code sandbox_create(PB(StartSandboxRequest) *, struct call *,
 		    struct sandbox **, char **err);
 struct sandbox	*sandbox_find(const char *id);
 bool		 sandbox_terminal(const struct sandbox *);

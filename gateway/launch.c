@@ -197,16 +197,23 @@ launch_main(struct sandbox *sb, child_cb cb, char **err)
 {
 	struct spawn_req r = { .envp = sb->env, .info_fd = -1 };
 	const char	*e;
-	int		 out[2], info[2] = { -1, -1 }, null;
+	int		 out[2] = { -1, -1 }, info[2] = { -1, -1 }, null;
 
-	if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
-	    pipe2(out, O_CLOEXEC) == -1) {
+	if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
+		*err = xasprintf("/dev/null: %s", strerror(errno));
+		return -1;
+	}
+	if (pipe2(out, O_CLOEXEC) == -1 || (gw.iso == ISO_BWRAP &&
+	    pipe2(info, O_CLOEXEC) == -1)) {
 		*err = xasprintf("pipe: %s", strerror(errno));
+		close(null);
+		if (info[0] == -1 && out[0] != -1) {
+			close(out[0]);
+			close(out[1]);
+		}
 		return -1;
 	}
 	if (gw.iso == ISO_BWRAP) {
-		if (pipe2(info, O_CLOEXEC) == -1)
-			fatal("pipe2");
 		r.argv = bwrap_argv(sb);
 		r.info_fd = info[1];
 	} else {

@@ -4,6 +4,11 @@
  * it (in memory and in an index file "log.idx" of "offset ns" lines), so
  * readers can start at a time, a byte offset or the last N lines, and
  * followers are told when more arrives.
+ *
+ * Once the log is closed (the sandbox is over) it holds no descriptor: a
+ * gateway keeps its stopped sandboxes, and two fds each would run it out
+ * of descriptors after some thousands of them.  A reader of a closed log
+ * opens the file for as long as it reads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +28,8 @@ struct chunk {
 };
 
 struct logbuf {
-	int				 fd;
+	int				 fd;	/* -1 when closed, unread */
+	char				*path;
 	FILE				*idx;
 	char				*session;
 	uint64_t			 size;
@@ -38,16 +44,45 @@ logbuf_open(const char *path, const char *session)
 {
 	struct logbuf	*lb = xcalloc(1, sizeof *lb);
 	char		*ipath = xasprintf("%s.idx", path);
+	int		 saved;
 
 	lb->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (lb->fd == -1)
-		fatal("%s", path);
-	if ((lb->idx = fopen(ipath, "we")) == NULL)
-		fatal("%s", ipath);
+	if (lb->fd == -1 || (lb->idx = fopen(ipath, "we")) == NULL) {
+		saved = errno;
+		log_warn("%s", lb->fd == -1 ? path : ipath);
+		if (lb->fd != -1)
+			close(lb->fd);
+		free(ipath);
+		free(lb);
+		errno = saved;		/* for the caller to answer with */
+		return NULL;
+	}
 	free(ipath);
+	lb->path = xstrdup(path);
 	lb->session = xstrdup(session);
 	LIST_INIT(&lb->readers);
 	return lb;
+}
+
+/* The descriptor to read from: reopened for a reader of a closed log. */
+static int
+logbuf_fd(struct logbuf *lb)
+{
+	if (lb->fd == -1 &&
+	    (lb->fd = open(lb->path, O_RDONLY | O_CLOEXEC)) == -1)
+		log_warn("%s", lb->path);
+	return lb->fd;
+}
+
+/* A closed log that nobody reads gives its descriptors back. */
+static void
+logbuf_release(struct logbuf *lb)
+{
+	if (!lb->closed || !LIST_EMPTY(&lb->readers))
+		return;
+	if (lb->fd != -1)
+		close(lb->fd);
+	lb->fd = -1;
 }
 
 /* Tells every subscribed reader that something changed. */
@@ -90,7 +125,10 @@ logbuf_close(struct logbuf *lb)
 	if (lb->closed)
 		return;
 	lb->closed = true;
+	fclose(lb->idx);
+	lb->idx = NULL;
 	logbuf_notify(lb);
+	logbuf_release(lb);
 }
 
 bool
@@ -119,13 +157,15 @@ logbuf_tail_offset(struct logbuf *lb, uint64_t lines)
 	uint64_t	 end = lb->size, found = 0;
 	size_t		 n, i;
 
-	if (end == 0 || lines == 0)
+	int		 fd;
+
+	if (end == 0 || lines == 0 || (fd = logbuf_fd(lb)) == -1)
 		return end;
-	if (pread(lb->fd, buf, 1, (off_t)end - 1) == 1 && buf[0] == '\n')
+	if (pread(fd, buf, 1, (off_t)end - 1) == 1 && buf[0] == '\n')
 		end--;		/* the last newline ends the last line */
 	while (end > 0) {
 		n = end > sizeof buf ? sizeof buf : end;
-		if (pread(lb->fd, buf, n, (off_t)(end - n)) != (ssize_t)n)
+		if (pread(fd, buf, n, (off_t)(end - n)) != (ssize_t)n)
 			return 0;
 		for (i = n; i > 0; i--)
 			if (buf[i - 1] == '\n' && ++found == lines)
@@ -170,15 +210,16 @@ logbuf_read(struct logbuf *lb, uint64_t off, void *buf, size_t max,
 	size_t		 c;
 	uint64_t	 end;
 	ssize_t		 n;
+	int		 fd;
 
-	if (off >= lb->size)
+	if (off >= lb->size || (fd = logbuf_fd(lb)) == -1)
 		return 0;
 	c = chunk_at(lb, off);
 	end = c + 1 < lb->n ? lb->chunks[c + 1].off : lb->size;
 	if (end - off < max)
 		max = end - off;
 	*ts = lb->chunks[c].ts;
-	if ((n = pread(lb->fd, buf, max, (off_t)off)) <= 0)
+	if ((n = pread(fd, buf, max, (off_t)off)) <= 0)
 		return 0;
 	return (size_t)n;
 }
@@ -200,6 +241,7 @@ logbuf_unsubscribe(struct logbuf *lb, struct logbuf_reader *r)
 	if (r->linked)
 		LIST_REMOVE(r, entry);
 	r->linked = false;
+	logbuf_release(lb);
 }
 
 void
@@ -207,8 +249,11 @@ logbuf_free(struct logbuf *lb)
 {
 	if (lb == NULL)
 		return;
-	close(lb->fd);
-	fclose(lb->idx);
+	if (lb->fd != -1)
+		close(lb->fd);
+	if (lb->idx != NULL)
+		fclose(lb->idx);
+	free(lb->path);
 	free(lb->chunks);
 	free(lb->session);
 	free(lb);

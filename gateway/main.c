@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include "gw.h"
 #include "log.h"
@@ -268,6 +269,23 @@ choose_isolation(void)
 	gw.iso = ok ? ISO_BWRAP : ISO_NONE;
 }
 
+/*
+ * Every sandbox holds a few descriptors (its output pipe, a keeper's
+ * status pipe, each exec's pipes): the soft limit goes up to the hard one.
+ * Past it, calls fail with RESOURCE_EXHAUSTED; the gateway carries on.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+}
+
 /* Without isolation every command needs its keeper program. */
 static void
 find_keeper(void)
@@ -398,6 +416,7 @@ main(int argc, char **argv)
 	parse_options(argc, argv, &o);
 	log_init(PROG, o.verbose);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	if (auth_init(o.keyfile, o.entity) == -1)
 		exit(1);
 	if (o.faultfile != NULL) {

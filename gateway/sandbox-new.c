@@ -100,12 +100,16 @@ make_argv(PB(StartSandboxRequest) *req)
 static int
 make_dirs(struct sandbox *sb, char **err)
 {
+	int	 saved;
+
 	sb->dir = xasprintf("%s/%s", gw.root, sb->id);
 	sb->workdir = xasprintf("%s/work", sb->dir);
 	sb->tmpdir = xasprintf("%s/tmp", sb->dir);
 	if (mkdir(sb->dir, 0711) == -1 || mkdir(sb->workdir, 0755) == -1 ||
 	    mkdir(sb->tmpdir, 01777) == -1 || chmod(sb->tmpdir, 01777) == -1) {
-		*err = xasprintf("%s: %s", sb->dir, strerror(errno));
+		saved = errno;
+		*err = xasprintf("%s: %s", sb->dir, strerror(saved));
+		errno = saved;
 		return -1;
 	}
 	return 0;
@@ -132,17 +136,38 @@ record(struct sandbox *sb, PB(StartSandboxRequest) *req, struct call *c)
 	sb->record = record_new(sb, req);
 }
 
-int
+/*
+ * What this host lacks (descriptors, memory, disk) is RESOURCE_EXHAUSTED,
+ * for the client to retry later; anything else about our own files is
+ * INTERNAL.  Neither is the request's fault.
+ */
+static grpc_status_code
+host_failure(int error)
+{
+	switch (error) {
+	case EMFILE: case ENFILE: case ENOMEM: case ENOSPC: case EDQUOT:
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	default:
+		return GRPC_STATUS_INTERNAL;
+	}
+}
+
+/*
+ * A new sandbox for a Start request, CREATING.  Returns GRPC_STATUS_OK, or
+ * the status to answer with and *err (allocated) saying why.
+ */
+grpc_status_code
 sandbox_create(PB(StartSandboxRequest) *req, struct call *c,
     struct sandbox **out, char **err)
 {
+	grpc_status_code code;
 	struct sandbox	*sb;
 	char		 sess[13];
 	char		*logpath;
 	size_t		 i;
 
 	if ((*err = check_request(req)) != NULL)
-		return -1;
+		return GRPC_STATUS_INVALID_ARGUMENT;
 	sb = xcalloc(1, sizeof *sb);
 	memcpy(sb->id, "sbx-", 4);
 	random_hex(sb->id + 4, 12);
@@ -152,8 +177,9 @@ sandbox_create(PB(StartSandboxRequest) *req, struct call *c,
 	LIST_INIT(&sb->procs);
 	LIST_INIT(&sb->waiters);
 	if (make_dirs(sb, err) == -1) {
+		code = host_failure(errno);
 		sandbox_unref(sb);
-		return -1;
+		return code;
 	}
 	record(sb, req, c);
 	sb->argv = make_argv(req);
@@ -164,12 +190,20 @@ sandbox_create(PB(StartSandboxRequest) *req, struct call *c,
 		    req->mounted_files[i]->file_content.len, err) == -1) {
 			fs_rmtree(sb->dir);
 			sandbox_unref(sb);
-			return -1;
+			return GRPC_STATUS_INVALID_ARGUMENT;
 		}
 	}
 	random_hex(sess, 12);
 	logpath = xasprintf("%s/log", sb->dir);
 	sb->log = logbuf_open(logpath, sess);
+	if (sb->log == NULL) {
+		code = host_failure(errno);
+		*err = xasprintf("%s: %s", logpath, strerror(errno));
+		free(logpath);
+		fs_rmtree(sb->dir);
+		sandbox_unref(sb);
+		return code;
+	}
 	free(logpath);
 	sb->lifetime_ms = req->max_lifetime_seconds > 0 ?
 	    (int64_t)req->max_lifetime_seconds * 1000 : gw.default_lifetime_ms;
@@ -179,5 +213,5 @@ sandbox_create(PB(StartSandboxRequest) *req, struct call *c,
 	record_log(sb);
 	stats_changed();
 	*out = sb;
-	return 0;
+	return GRPC_STATUS_OK;
 }

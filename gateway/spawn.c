@@ -246,8 +246,13 @@ spawn_process(const struct spawn_req *r, const char **err)
 		}
 		nsp = &ns;
 	}
-	if (pipe2(ep, O_CLOEXEC) == -1)
-		fatal("pipe2");
+	if (pipe2(ep, O_CLOEXEC) == -1) {
+		snprintf(msg, sizeof msg, "pipe: %s", strerror(errno));
+		if (nsp != NULL)
+			ns_close(nsp);
+		*err = msg;
+		return -1;
+	}
 	if ((pid = fork_in(nsp)) == 0)
 		child_exec(r, nsp, ep[1]);
 	close(ep[1]);
@@ -404,8 +409,18 @@ spawn_kept(const struct spawn_req *r, const char *name, pid_t *keeper,
 	int		 ep[2], sp[2], res[2], rc;
 	pid_t		 k;
 
-	if (pipe2(ep, O_CLOEXEC) == -1 || pipe2(sp, O_CLOEXEC) == -1)
-		fatal("pipe2");
+	if (pipe2(ep, O_CLOEXEC) == -1) {
+		snprintf(msg, sizeof msg, "pipe: %s", strerror(errno));
+		*err = msg;
+		return -1;
+	}
+	if (pipe2(sp, O_CLOEXEC) == -1) {
+		snprintf(msg, sizeof msg, "pipe: %s", strerror(errno));
+		close(ep[0]);
+		close(ep[1]);
+		*err = msg;
+		return -1;
+	}
 	rc = keeper_spawn(r, name, sp[1], ep[1], &k);
 	close(ep[1]);
 	close(sp[1]);

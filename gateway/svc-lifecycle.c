@@ -39,12 +39,13 @@ svc_start(struct call *c, grpc_byte_buffer *bb)
 	PB(StartSandboxResponse) resp = PBINIT(START_SANDBOX_RESPONSE);
 	pb_ts			 ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	struct sandbox		*sb;
+	grpc_status_code	 code;
 	char			*err;
 
 	if ((req = call_unpack(c, bb, PBDESC(start_sandbox_request))) == NULL)
 		return;
-	if (sandbox_create(req, c, &sb, &err) == -1) {
-		call_finish(c, GRPC_STATUS_INVALID_ARGUMENT, err);
+	if ((code = sandbox_create(req, c, &sb, &err)) != GRPC_STATUS_OK) {
+		call_finish(c, code, err);
 		free(err);
 	} else {
 		log_debug("sandbox %s created (%s)", sb->id, sb->argv[0]);

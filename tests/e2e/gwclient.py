@@ -197,13 +197,15 @@ class Feeder:
 class Gateway:
     """A running sandbox-gateway-local on a private unix socket."""
 
-    def __init__(self, tmp, *args, listen=None, env=None, root=None):
+    def __init__(self, tmp, *args, listen=None, env=None, root=None,
+                 wrap=()):
         self.tmp = tmp
         self.sock = os.path.join(tmp, "gw.sock")
         self.root = root or os.path.join(tmp, "root")
         self.stats_path = os.path.join(tmp, "stats.json")
         self.listen = listen or ["unix:" + self.sock]
-        argv = [sbxtest.binary("sandbox-gateway-local"), "--root", self.root,
+        argv = [*wrap, sbxtest.binary("sandbox-gateway-local"),
+                "--root", self.root,
                 "--stats-file", self.stats_path, *args]
         for a in self.listen:
             argv += ["--listen", a]
