@@ -305,6 +305,7 @@ struct gateway {
 	TAILQ_HEAD(, sandbox)	 sandboxes;
 	uint64_t		 next_seq;
 	char			**host_top;	/* bwrap args for host / */
+	long			 nofile;	/* soft fd limit we were given */
 };
 extern struct gateway gw;
 

@@ -69,7 +69,7 @@ static int
 logbuf_fd(struct logbuf *lb)
 {
 	if (lb->fd == -1 &&
-	    (lb->fd = open(lb->path, O_RDONLY | O_CLOEXEC)) == -1)
+	    (lb->fd = open(lb->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		log_warn("%s", lb->path);
 	return lb->fd;
 }
@@ -219,8 +219,11 @@ logbuf_read(struct logbuf *lb, uint64_t off, void *buf, size_t max,
 	if (end - off < max)
 		max = end - off;
 	*ts = lb->chunks[c].ts;
-	if ((n = pread(fd, buf, max, (off_t)off)) <= 0)
+	if ((n = pread(fd, buf, max, (off_t)off)) <= 0) {
+		if (n == 0)
+			errno = EIO;	/* shorter than we wrote: not ours */
 		return 0;
+	}
 	return (size_t)n;
 }
 

@@ -273,14 +273,19 @@ choose_isolation(void)
  * Every sandbox holds a few descriptors (its output pipe, a keeper's
  * status pipe, each exec's pipes): the soft limit goes up to the hard one.
  * Past it, calls fail with RESOURCE_EXHAUSTED; the gateway carries on.
+ * Commands get the limit we were given back (spawn.c, the keeper): a
+ * program that closes every descriptor up to the limit, or uses select(),
+ * should not pay for ours.
  */
 static void
 raise_fd_limit(void)
 {
 	struct rlimit	 rl;
 
+	gw.nofile = -1;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
 		return;
+	gw.nofile = (long)rl.rlim_cur;	/* for the sandboxes' commands */
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		log_warn("setrlimit RLIMIT_NOFILE");

@@ -35,6 +35,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -129,6 +130,18 @@ drop_caps(void)
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
+/* The soft descriptor limit we were given (main.c raised ours). */
+static void
+restore_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (gw.nofile >= 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = (rlim_t)gw.nofile;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* In the forked child: only async-signal-safe calls until exec. */
 static noreturn void
 child_exec(const struct spawn_req *r, struct nsfds *ns, int errfd)
@@ -158,6 +171,7 @@ child_exec(const struct spawn_req *r, struct nsfds *ns, int errfd)
 	if (r->info_fd != -1 && dup2(r->info_fd, 3) == -1)
 		child_fail(errfd, STAGE_DUP2);
 	close_range(r->info_fd != -1 ? 4 : 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	restore_nofile();
 	if (r->ctty && ioctl(0, TIOCSCTTY, 0) == -1)
 		child_fail(errfd, STAGE_CTTY);
 	if (r->cwd != NULL && chdir(r->cwd) == -1)
@@ -303,20 +317,26 @@ spawn_find_keeper(void)
 	return -1;
 }
 
-/* The keeper's command line: its options, then the command's. */
+/*
+ * The keeper's command line: its options, the command's environment as
+ * -E options (the keeper runs with none of its own), then the command.
+ */
 static char **
 keeper_argv(const struct spawn_req *r, const char *name, int statfd,
-    int errfd)
+    int errfd, char num[4][24])
 {
-	char	**v, *num[3];
-	size_t	 n = 0, i, argc = 0;
+	char	**v;
+	size_t	 n = 0, i, argc = 0, envc = 0;
 
 	while (r->argv[argc] != NULL)
 		argc++;
-	v = xreallocarray(NULL, argc + 14, sizeof *v);
-	num[0] = xasprintf("%d", (int)getpid());
-	num[1] = xasprintf("%d", statfd);
-	num[2] = xasprintf("%d", errfd);
+	while (r->envp[envc] != NULL)
+		envc++;
+	v = xreallocarray(NULL, argc + 2 * envc + 16, sizeof *v);
+	snprintf(num[0], sizeof num[0], "%d", (int)getpid());
+	snprintf(num[1], sizeof num[1], "%d", statfd);
+	snprintf(num[2], sizeof num[2], "%d", errfd);
+	snprintf(num[3], sizeof num[3], "%ld", gw.nofile);
 	v[n++] = keeper_path;
 	v[n++] = "-n";
 	v[n++] = (char *)name;
@@ -328,23 +348,22 @@ keeper_argv(const struct spawn_req *r, const char *name, int statfd,
 	v[n++] = num[2];
 	if (r->ctty)
 		v[n++] = "-t";
+	if (gw.nofile >= 0) {
+		v[n++] = "-l";
+		v[n++] = num[3];
+	}
 	if (r->cwd != NULL) {
 		v[n++] = "-d";
 		v[n++] = (char *)r->cwd;
+	}
+	for (i = 0; i < envc; i++) {
+		v[n++] = "-E";
+		v[n++] = r->envp[i];
 	}
 	v[n++] = "--";
 	for (i = 0; i <= argc; i++)
 		v[n++] = r->argv[i];
 	return v;
-}
-
-static void
-keeper_argv_free(char **v)
-{
-	free(v[4]);
-	free(v[6]);
-	free(v[8]);
-	free(v);
 }
 
 /*
@@ -356,13 +375,14 @@ static int
 keeper_spawn(const struct spawn_req *r, const char *name, int statfd,
     int errfd, pid_t *pid)
 {
+	static char			*no_env[] = { NULL };
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 at;
 	sigset_t			 none, all;
-	char				**argv;
+	char				**argv, num[4][24];
 	int				 rc;
 
-	argv = keeper_argv(r, name, statfd, errfd);
+	argv = keeper_argv(r, name, statfd, errfd, num);
 	sigemptyset(&none);
 	sigfillset(&all);
 	posix_spawn_file_actions_init(&fa);
@@ -377,10 +397,10 @@ keeper_spawn(const struct spawn_req *r, const char *name, int statfd,
 	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &all);
-	rc = posix_spawn(pid, keeper_path, &fa, &at, argv, r->envp);
+	rc = posix_spawn(pid, keeper_path, &fa, &at, argv, no_env);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
-	keeper_argv_free(argv);
+	free(argv);
 	return rc;
 }
 
@@ -406,7 +426,7 @@ spawn_kept(const struct spawn_req *r, const char *name, pid_t *keeper,
     int *statfd, const char **err)
 {
 	static char	 msg[256];
-	int		 ep[2], sp[2], res[2], rc;
+	int		 ep[2], sp[2], res[2] = { 0, 0 }, rc;
 	pid_t		 k;
 
 	if (pipe2(ep, O_CLOEXEC) == -1) {

@@ -7,6 +7,8 @@
  * ends with complete once the reader has caught up; with follow it waits
  * for more until the sandbox ends or the client closes.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +82,7 @@ sl_pump(struct sl *sl)
 	struct logbuf		*lb = sl->sb->log;
 	int64_t			 t;
 	size_t			 n;
+	char			 why[128];
 
 	r.response_case =
 	    COREWEAVE__SANDBOX__V1BETA2__LOG_STREAM_RESPONSE__RESPONSE_DATA;
@@ -96,8 +99,16 @@ sl_pump(struct sl *sl)
 		sl->off += n;
 		call_send(sl->c, &r.base);
 	}
-	if (call_done(sl->c) || sl->off < logbuf_size(lb))
-		return;		/* cancelled, or the drain callback resumes */
+	if (call_done(sl->c))
+		return;
+	if (sl->off < logbuf_size(lb)) {
+		if (call_queued(sl->c) > 0)
+			return;		/* the drain callback resumes */
+		/* Room to send and data to read, but no read: say so. */
+		snprintf(why, sizeof why, "the sandbox's log cannot be read: %s",
+		    strerror(errno));
+		return sl_fail(sl, GRPC_STATUS_UNAVAILABLE, "unavailable", why);
+	}
 	if (!sl->follow || logbuf_closed(lb))
 		sl_complete(sl);
 }

@@ -16,14 +16,17 @@
  * the machine's memory.  This one holds a few pages and libc.
  *
  *   sandbox-gateway-keeper -n NAME -p GATEWAY_PID -s STATUS_FD -e ERROR_FD
- *       [-t] [-d DIR] -- COMMAND [ARG ...]
+ *       [-t] [-d DIR] [-l NOFILE] [-E VAR=VALUE ...] -- COMMAND [ARG ...]
  *
  * fds 0-2 become the command's; STATUS_FD gets two ints { pid, errno }
  * once the command is forked (pid -1 when it could not be), then its wait
  * status as one int; ERROR_FD gets { stage, errno } (exec-stage.h) when the
  * command fails before its exec, and is closed on that exec.  -t makes fd 0
- * the command's controlling terminal, -d its working directory.  The
- * environment is the command's.
+ * the command's controlling terminal, -d its working directory, -l its soft
+ * descriptor limit (the gateway raises its own).  Each -E is a variable of
+ * the command's environment, PATH included for the command's lookup; the
+ * keeper itself runs with none, so nothing in a request (LD_PRELOAD, say)
+ * is loaded into it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +39,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "gateway/exec-stage.h"
@@ -45,8 +49,11 @@ struct args {
 	const char	*cwd;
 	pid_t		 gateway;
 	int		 statfd, errfd;
+	long		 nofile;	/* -1: as inherited */
 	bool		 ctty;
 	char		**argv;
+	char		**envp;
+	size_t		 nenv;
 };
 
 /* For the signal handler, set before it is installed. */
@@ -57,7 +64,8 @@ static noreturn void
 usage(void)
 {
 	fprintf(stderr, "usage: sandbox-gateway-keeper -n name -p pid "
-	    "-s status-fd -e error-fd [-t] [-d dir] -- command [arg ...]\n"
+	    "-s status-fd -e error-fd [-t] [-d dir] [-l nofile]\n"
+	    "    [-E var=value ...] -- command [arg ...]\n"
 	    "(run by sandbox-gateway-local, not by hand)\n");
 	exit(2);
 }
@@ -81,7 +89,12 @@ parse(int argc, char **argv, struct args *a)
 	int	 ch;
 
 	a->statfd = a->errfd = -1;
-	while ((ch = getopt(argc, argv, "+n:p:s:e:td:")) != -1)
+	a->nofile = -1;
+	/* Never more variables than arguments. */
+	a->envp = calloc((size_t)argc + 1, sizeof *a->envp);
+	if (a->envp == NULL)
+		exit(127);
+	while ((ch = getopt(argc, argv, "+n:p:s:e:td:l:E:")) != -1)
 		switch (ch) {
 		case 'n': a->name = optarg; break;
 		case 'p': a->gateway = number(optarg); break;
@@ -89,9 +102,11 @@ parse(int argc, char **argv, struct args *a)
 		case 'e': a->errfd = number(optarg); break;
 		case 't': a->ctty = true; break;
 		case 'd': a->cwd = optarg; break;
+		case 'l': a->nofile = number(optarg); break;
+		case 'E': a->envp[a->nenv++] = optarg; break;
 		default: usage();
 		}
-	if (a->name == NULL || a->gateway <= 1 || a->statfd < 3 ||
+	if (a->name == NULL || a->gateway < 1 || a->statfd < 3 ||
 	    a->errfd < 3 || a->statfd == a->errfd || optind >= argc)
 		usage();
 	a->argv = argv + optind;
@@ -112,6 +127,18 @@ close_others(const struct args *a)
 	/* The command must not hold them: EOF on exec is the signal. */
 	fcntl(a->statfd, F_SETFD, FD_CLOEXEC);
 	fcntl(a->errfd, F_SETFD, FD_CLOEXEC);
+}
+
+/* The command's soft descriptor limit, as the gateway had it. */
+static void
+set_nofile(long soft)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rlim_t)soft <= rl.rlim_max) {
+		rl.rlim_cur = (rlim_t)soft;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static void
@@ -152,6 +179,7 @@ command_exec(const struct args *a)
 		command_fail(a->errfd, STAGE_CTTY);
 	if (a->cwd != NULL && chdir(a->cwd) == -1)
 		command_fail(a->errfd, STAGE_CHDIR);
+	environ = a->envp;		/* execvp looks in the command's PATH */
 	execvp(a->argv[0], a->argv);
 	command_fail(a->errfd, STAGE_EXEC);
 }
@@ -235,6 +263,8 @@ main(int argc, char **argv)
 
 	parse(argc, argv, &a);
 	close_others(&a);
+	if (a.nofile >= 0)
+		set_nofile(a.nofile);
 	gateway = a.gateway;
 	snprintf(children_path, sizeof children_path,
 	    "/proc/self/task/%d/children", (int)getpid());

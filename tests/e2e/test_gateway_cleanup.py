@@ -136,6 +136,10 @@ def test_keepers_are_a_small_program_of_their_own(gateway_factory):
         assert exe != gateway_exe
         with open(f"/proc/{k}/maps") as f:
             assert "libgrpc" not in f.read()
+        # Nothing of the request's environment (LD_PRELOAD, say) reaches
+        # the keeper itself; its command has it all.
+        with open(f"/proc/{k}/environ", "rb") as f:
+            assert f.read() == b""
 
 
 def test_restart_kills_what_stopped_keepers_kept(gwdir):

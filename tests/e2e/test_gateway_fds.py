@@ -6,7 +6,8 @@ import os
 import grpc
 import pytest
 
-from gwclient import gateway_factory, gwdir, isolation_modes  # noqa: F401
+from gwclient import (Feeder, gateway_factory, gwdir,  # noqa: F401
+                      isolation_modes)
 
 
 def fd_count(pid):
@@ -63,3 +64,39 @@ def test_out_of_descriptors_fails_calls_not_the_gateway(gateway_factory):
     sid = c.start_running(command="sleep", args=["600"])
     assert c.exec(sid, "echo", "ok").stdout == b"ok\n"
     assert g.proc.alive()
+
+
+@pytest.mark.parametrize("iso", isolation_modes())
+def test_commands_get_the_descriptor_limit_the_gateway_was_given(
+        gateway_factory, iso):
+    # The gateway raises its soft limit to the hard one for itself only.
+    g = gateway_factory("--isolation", iso,
+                        wrap=("prlimit", "--nofile=256:4096", "--"))
+    with open(f"/proc/{g.proc.pid}/limits") as f:
+        assert [x for x in f if x.startswith("Max open files")][0] \
+            .split()[3] == "4096"
+    c = g.client
+    sid = c.start_running(command="sh", args=["-c", "ulimit -n; sleep 600"])
+    assert c.exec(sid, "sh", "-c", "ulimit -n").stdout == b"256\n"
+    assert c.log(sid) == b"256\n"
+
+
+def test_an_unreadable_log_fails_the_stream(gateway_factory):
+    """A stopped sandbox's log is reopened to be read: when that fails the
+    reader is told, rather than left waiting."""
+    g = gateway_factory()
+    c = g.client
+    sid = c.start(command="sh", args=["-c", "echo gone"])
+    c.wait_status(sid, c.gw.SANDBOX_STATUS_COMPLETED)
+    os.unlink(os.path.join(g.root, sid, "log"))
+    feed = Feeder(c.st.LogStreamRequest(init=c.st.LogStreamInit(
+        sandbox_id=sid)))
+    frames = []
+    with pytest.raises(grpc.RpcError) as e:
+        for r in c.stream("StreamLogs", feed, timeout=10):
+            frames.append(r)
+    feed.close()
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "log cannot be read" in e.value.details()
+    assert [f.WhichOneof("response") for f in frames] == ["error"]
+    assert frames[0].error.code == "unavailable"
