@@ -256,11 +256,29 @@ contains(const pid_t *v, size_t n, pid_t pid)
 }
 
 /*
+ * With bwrap, whether a signal goes to the outer bwrap too.  Once the
+ * command runs, SIGTERM goes to the namespace only, so the command has
+ * its grace (bwrap would die of it, and take the namespace with it), and
+ * so does SIGKILL while the namespace has processes: killed in there, its
+ * init is reaped by the outer bwrap only once every process of it is gone,
+ * so the outer bwrap's exit means an empty sandbox.  Killed first, it
+ * would be reaped while its namespace is still dying.
+ */
+static bool
+signal_outer_bwrap(struct sandbox *sb, int sig, size_t ninside)
+{
+	if (gw.iso != ISO_BWRAP || sb->pid <= 0 || sb->reaped)
+		return false;
+	if (sb->nspid <= 0 || sb->started_ns == 0)
+		return true;
+	if (sig == SIGTERM)
+		return false;
+	return sig != SIGKILL || ninside == 0;
+}
+
+/*
  * Signals every process of a sandbox, once each, again until a pass finds
- * none new (one may fork while we look).  With bwrap, once the command
- * runs SIGTERM goes to the namespace only, so the command has its grace
- * (bwrap would die of it, and take the namespace with it); the outer bwrap
- * gets the other signals, and SIGTERM before the command runs.
+ * none new (one may fork while we look).
  */
 void
 tree_signal(struct sandbox *sb, int sig)
@@ -268,9 +286,6 @@ tree_signal(struct sandbox *sb, int sig)
 	pid_t		*m, *done = NULL;
 	size_t		 n, ndone = 0, i, pass, fresh;
 
-	if (gw.iso == ISO_BWRAP && sb->pid > 0 && !sb->reaped &&
-	    (sig != SIGTERM || sb->nspid <= 0 || sb->started_ns == 0))
-		killgrp(sb->pid, sig);
 	for (pass = 0; pass < MAX_PASSES; pass++) {
 		n = members(sb, &m);
 		for (i = fresh = 0; i < n; i++) {
@@ -286,6 +301,8 @@ tree_signal(struct sandbox *sb, int sig)
 		if (fresh == 0)
 			break;
 	}
+	if (signal_outer_bwrap(sb, sig, ndone))
+		killgrp(sb->pid, sig);
 	free(done);
 }
 
