@@ -16,7 +16,6 @@ enum exec_stage {
 	STAGE_CHDIR,
 	STAGE_CAPS,
 	STAGE_EXEC,
-	STAGE_FORK,	/* the keeper could not fork its command */
 	NSTAGES
 };
 

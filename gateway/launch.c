@@ -207,7 +207,7 @@ launch_main(struct sandbox *sb, child_cb cb, char **err)
 	    pipe2(info, O_CLOEXEC) == -1)) {
 		*err = xasprintf("pipe: %s", strerror(errno));
 		close(null);
-		if (info[0] == -1 && out[0] != -1) {
+		if (out[0] != -1) {	/* info's failed: out is open */
 			close(out[0]);
 			close(out[1]);
 		}

@@ -156,7 +156,6 @@ logbuf_tail_offset(struct logbuf *lb, uint64_t lines)
 	char		 buf[4096];
 	uint64_t	 end = lb->size, found = 0;
 	size_t		 n, i;
-
 	int		 fd;
 
 	if (end == 0 || lines == 0 || (fd = logbuf_fd(lb)) == -1)

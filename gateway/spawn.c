@@ -192,8 +192,17 @@ static const char *stage_msg[NSTAGES] = {
 	[STAGE_CHDIR] = "chdir to the working directory",
 	[STAGE_CAPS] = "drop capabilities",
 	[STAGE_EXEC] = "exec",
-	[STAGE_FORK] = "fork",
 };
+
+/* A close-on-exec pipe, or -1 with why in msg. */
+static int
+cloexec_pipe(int fds[2], char *msg, size_t len)
+{
+	if (pipe2(fds, O_CLOEXEC) == 0)
+		return 0;
+	snprintf(msg, len, "pipe: %s", strerror(errno));
+	return -1;
+}
 
 /* Forks, in the sandbox's pid namespace when there is one. */
 static pid_t
@@ -260,8 +269,7 @@ spawn_process(const struct spawn_req *r, const char **err)
 		}
 		nsp = &ns;
 	}
-	if (pipe2(ep, O_CLOEXEC) == -1) {
-		snprintf(msg, sizeof msg, "pipe: %s", strerror(errno));
+	if (cloexec_pipe(ep, msg, sizeof msg) == -1) {
 		if (nsp != NULL)
 			ns_close(nsp);
 		*err = msg;
@@ -429,13 +437,11 @@ spawn_kept(const struct spawn_req *r, const char *name, pid_t *keeper,
 	int		 ep[2], sp[2], res[2] = { 0, 0 }, rc;
 	pid_t		 k;
 
-	if (pipe2(ep, O_CLOEXEC) == -1) {
-		snprintf(msg, sizeof msg, "pipe: %s", strerror(errno));
+	if (cloexec_pipe(ep, msg, sizeof msg) == -1) {
 		*err = msg;
 		return -1;
 	}
-	if (pipe2(sp, O_CLOEXEC) == -1) {
-		snprintf(msg, sizeof msg, "pipe: %s", strerror(errno));
+	if (cloexec_pipe(sp, msg, sizeof msg) == -1) {
 		close(ep[0]);
 		close(ep[1]);
 		*err = msg;
