@@ -63,6 +63,13 @@ struct daemon {
 	struct event		*stop_timer;	/* gives up waiting at exit */
 };
 
+/*
+ * Gateway calls that no one waits for (a pool's refill Starts, the Stop of
+ * a released sandbox) leave together this long after the first: the
+ * answers that called for them go out first, back to back.
+ */
+#define GW_BATCH_MS	2
+
 /* Monotonic and wall clocks in milliseconds. */
 int64_t	now_mono_ms(void);
 int64_t	now_wall_ms(void);

@@ -15,7 +15,6 @@
 #include "pool-spec.h"
 
 #define TICK_MS			1000
-#define REFILL_BATCH_MS		2
 #define BACKOFF_FIRST_MS	1000
 #define BACKOFF_MAX_MS		60000
 #define COLD_SAMPLES		32

@@ -444,14 +444,14 @@ pool_refill(struct pool *p)
 
 /*
  * A claim or a release answers its client first; the Starts it calls for
- * go out together, REFILL_BATCH_MS after the first: a burst of claims is
+ * go out together, GW_BATCH_MS after the first: a burst of claims is
  * answered back to back, not each answer after the last one's Start (tens
  * of µs of gRPC work on the loop), and the burst's Starts leave at once.
  */
 static void
 pool_refill_soon(struct pool *p)
 {
-	struct timeval	tv = { 0, REFILL_BATCH_MS * 1000 };
+	struct timeval	tv = { 0, GW_BATCH_MS * 1000 };
 
 	if (!evtimer_pending(p->kick, NULL))
 		evtimer_add(p->kick, &tv);

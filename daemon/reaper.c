@@ -11,7 +11,6 @@
 
 #define RETRY_FIRST_MS	1000
 #define RETRY_MAX_MS	30000
-#define BATCH_MS	2
 
 struct reap {
 	struct reaper		*r;
@@ -145,7 +144,7 @@ reap_try(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * A Stop nobody waits for goes out with the others of the next BATCH_MS:
+ * A Stop nobody waits for goes out with the others of the next GW_BATCH_MS:
  * the release that called for it is answered, and the client's next
  * request served, without the Stop's gRPC work (tens of µs on the loop)
  * in between, and a burst of releases costs one pass.  A caller waiting
@@ -156,7 +155,7 @@ reaper_stop(struct reaper *r, const char *sandbox_id, const char *why,
     gw_done_cb *done, void *arg)
 {
 	struct reap	*p = xcalloc(1, sizeof *p);
-	struct timeval	 tv = { 0, BATCH_MS * 1000 };
+	struct timeval	 tv = { 0, GW_BATCH_MS * 1000 };
 
 	p->r = r;
 	p->sandbox_id = xstrdup(sandbox_id);
